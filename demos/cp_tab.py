@@ -1,0 +1,7 @@
+"""Demo tab: cp."""
+
+import gradio as gr
+
+
+def build() -> None:
+    gr.Markdown("cp")

@@ -1,0 +1,7 @@
+"""Demo tab: pruning."""
+
+import gradio as gr
+
+
+def build() -> None:
+    gr.Markdown("pruning")

@@ -1,0 +1,7 @@
+"""Demo tab: style."""
+
+import gradio as gr
+
+
+def build() -> None:
+    gr.Markdown("style")
