@@ -30,6 +30,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    # Unit tests use small models, where intra-op threads cost more than they give; on a busy 2-core
+    # machine two spinning threads per process made them several times slower.
+    torch.set_num_threads(int(os.environ.get("PRUNELAB_TEST_THREADS", "1")))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 

@@ -1,0 +1,296 @@
+"""One-shot channel pruning to a FLOPs, parameter or channel budget: ``core_pruning.prune``.
+
+How the budget is met: channels are removed in small global steps. Each step re-scores every
+prunable group with the criterion, ranks all channels of the network in one list (lowest first),
+and removes channels from the bottom until their estimated saving reaches the step size (at most
+``step_fraction`` of the original budget, and never more than what is left to the target). The
+FLOPs/params are then re-computed from the pruned layers, so the estimate's first-order error
+(two pruned neighbours share one weight) is corrected on the next step. The loop stops as soon as
+the budget is met, so the achieved value lands just under the target.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from core_pruning.calibration import as_batches
+from core_pruning.counting import LayerShapes, count_flops_params, count_params
+from core_pruning.criteria import Criterion, ScoringContext, get_criterion
+from core_pruning.criteria.zero import ZeroActivation
+from core_pruning.groups import OUT_FNS, WEIGHTED, ChannelGroup, collect_groups, output_layers, resolve_layers
+from core_pruning.plan import PlanStep, PruningPlan, apply_step, build_graph
+from core_pruning.utils.cli import InputError
+
+
+@dataclass
+class PruneResult:
+    """``model``: the pruned model (the same object, edited in place); ``plan``: how to replay it; ``report``."""
+
+    model: nn.Module
+    plan: PruningPlan
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Limits:
+    """Per-layer bounds honoured in global ranking."""
+
+    min_channels: int = 1
+    round_to: int = 1
+    max_layer_ratio: float = 1.0  # largest fraction of a group's original channels that may be removed
+
+    def floor(self, original: int) -> int:
+        floor = max(1, self.min_channels, math.ceil(original * (1.0 - self.max_layer_ratio) - 1e-9))
+        if self.round_to > 1 and original >= self.round_to:
+            floor = math.ceil(floor / self.round_to) * self.round_to
+        return min(floor, original)
+
+
+def _out_channel_layers(model: nn.Module) -> dict[str, list[int]]:
+    return {name: list(range(_out_channels(m))) for name, m in model.named_modules() if isinstance(m, WEIGHTED)}
+
+
+def _out_channels(m: nn.Module) -> int:
+    return m.out_features if isinstance(m, nn.Linear) else m.out_channels
+
+
+def _total_channels(model: nn.Module) -> int:
+    """Output channels of all conv/linear layers: the quantity ``channel_ratio`` budgets."""
+    return sum(_out_channels(m) for m in model.modules() if isinstance(m, WEIGHTED))
+
+
+def _validate_targets(target_flops, target_params, channel_ratio, zero: bool) -> tuple[str | None, float]:
+    given = {k: v for k, v in (("flops", target_flops), ("params", target_params), ("channels", channel_ratio))
+             if v is not None}
+    if zero:
+        if given:
+            raise InputError("criterion 'zero' removes exactly the dead channels; do not give a target")
+        return None, 1.0
+    if len(given) != 1:
+        raise InputError("give exactly one of target_flops, target_params or channel_ratio (fraction to keep)")
+    (kind, value), = given.items()
+    if not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0 or math.isnan(float(value)):
+        raise InputError(f"target {kind} must be a fraction to keep in (0, 1], got {value!r}")
+    return kind, float(value)
+
+
+class _Pruner:
+    """Holds the graph, groups and bookkeeping of one ``prune`` call."""
+
+    def __init__(self, model: nn.Module, example_inputs: Any, ignored: list[nn.Module], limits: Limits) -> None:
+        self.model, self.example_inputs, self.limits = model, example_inputs, limits
+        self.ignored = [*ignored, *output_layers(model, example_inputs)]
+        self.shapes = LayerShapes(model, example_inputs)
+        self.dg = build_graph(model, example_inputs)
+        self.index_map = _out_channel_layers(model)  # layer -> original index of each current channel
+        self.original_sizes = {name: len(kept) for name, kept in self.index_map.items()}
+        self.original_size = {g.root_name: g.size for g in self.groups()}
+        self.plan_steps: list[PlanStep] = []
+
+    def groups(self) -> list[ChannelGroup]:
+        return collect_groups(self.dg, self.ignored)
+
+    def floor(self, group: ChannelGroup) -> int:
+        return self.limits.floor(self.original_size.get(group.root_name, group.size))
+
+    def metric(self, kind: str) -> float:
+        if kind == "flops":
+            return float(self.shapes.flops())
+        if kind == "params":
+            return float(count_params(self.model))
+        return float(_total_channels(self.model))
+
+    def apply(self, step: PlanStep) -> None:
+        for tp_group in apply_step(self.model, self.dg, step):
+            for item in tp_group.items:
+                module = item.dep.target.module
+                if item.dep.handler in OUT_FNS and isinstance(module, WEIGHTED):
+                    name = self.dg._module2name[module]
+                    drop = set(item.idxs)
+                    self.index_map[name] = [o for i, o in enumerate(self.index_map[name]) if i not in drop]
+        self.plan_steps.append(step)
+
+    def select(self, groups: list[ChannelGroup], scores: list[torch.Tensor], costs: list[torch.Tensor],
+               need: float) -> dict[int, list[int]]:
+        """Lowest-scored channels network-wide until their cost reaches ``need``, within per-layer floors."""
+        flat = torch.cat([s.double() for s in scores])
+        owner = torch.cat([torch.full((g.size,), i) for i, g in enumerate(groups)])
+        channel = torch.cat([torch.arange(g.size) for g in groups])
+        order = torch.argsort(flat, stable=True).tolist()
+        room = [g.size - self.floor(g) for g in groups]
+        chosen: dict[int, list[int]] = {}
+        saved = 0.0
+        for pos in order:
+            gi, ch = int(owner[pos]), int(channel[pos])
+            if room[gi] <= 0:
+                continue
+            chosen.setdefault(gi, []).append(ch)
+            room[gi] -= 1
+            saved += float(costs[gi][ch])
+            if saved >= need:
+                break
+        if self.limits.round_to > 1:
+            chosen = self._round(groups, scores, chosen)
+        return chosen
+
+    def _round(self, groups, scores, chosen: dict[int, list[int]]) -> dict[int, list[int]]:
+        """Adjust each group's removal so the kept count stays a multiple of ``round_to``."""
+        r = self.limits.round_to
+        for gi, picked in list(chosen.items()):
+            g = groups[gi]
+            keep = g.size - len(picked)
+            extra = keep % r
+            if extra == 0:
+                continue
+            if keep - extra >= self.floor(g):  # remove a few more (next lowest scores of this group)
+                rest = [c for c in torch.argsort(scores[gi], stable=True).tolist() if c not in set(picked)]
+                picked.extend(rest[:extra])
+            else:  # give back the highest-scored picks
+                picked.sort(key=lambda c: float(scores[gi][c]))
+                del picked[len(picked) - (r - extra):]
+            if not picked:
+                del chosen[gi]
+        return chosen
+
+
+def prune(
+    model: nn.Module,
+    example_inputs: Any,
+    criterion: str | Criterion = "cpmc",
+    target_flops: float | None = None,
+    target_params: float | None = None,
+    channel_ratio: float | None = None,
+    calib_data: Any = None,
+    ignored_layers: Iterable[nn.Module | str] | None = None,
+    *,
+    min_channels: int = 1,
+    round_to: int = 1,
+    max_layer_ratio: float = 1.0,
+    step_fraction: float = 0.05,
+    loss_fn: Any = None,
+    progress: bool = False,
+    **criterion_options: Any,
+) -> PruneResult:
+    """Prune ``model`` in place to a budget and return the model, a replayable plan and a report.
+
+    Budgets (give exactly one; each is the fraction to KEEP): ``target_flops`` (conv/linear MACs),
+    ``target_params`` (parameter elements) or ``channel_ratio`` (output channels of all conv/linear layers). Criterion
+    ``"zero"`` takes no budget: it removes every channel that is zero on all of ``calib_data``.
+
+    Per-layer limits hold in the global ranking: at least ``min_channels`` (>= 1) channels per group,
+    kept counts a multiple of ``round_to``, and at most ``max_layer_ratio`` of a group's original
+    channels removed. ``ignored_layers`` (modules, names or glob patterns) are never pruned; groups
+    reaching the model output (e.g. the classifier) are always kept whole. ``calib_data`` (a tensor, a
+    ``(inputs, targets)`` pair or an iterable of batches) feeds data-driven criteria (``zero``, ``taylor``).
+    """
+    crit = get_criterion(criterion, example_inputs=example_inputs, **criterion_options) if isinstance(criterion, str) \
+        else criterion
+    is_zero = isinstance(crit, ZeroActivation)
+    kind, fraction = _validate_targets(target_flops, target_params, channel_ratio, is_zero)
+    if min_channels < 1 or round_to < 1 or not 0.0 < max_layer_ratio <= 1.0 or not 0.0 < step_fraction <= 1.0:
+        raise InputError("need min_channels >= 1, round_to >= 1, 0 < max_layer_ratio <= 1, 0 < step_fraction <= 1")
+    try:
+        ignored = resolve_layers(model, ignored_layers)
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from exc
+    batches = as_batches(calib_data)
+    if crit.needs_data and not batches:
+        raise InputError(f"criterion {crit.name!r} needs calibration data (calib_data=...)")
+
+    start = time.perf_counter()
+    flops_before, params_before = count_flops_params(model, example_inputs)
+    channels_before = _total_channels(model)
+    pruner = _Pruner(model, example_inputs, ignored, Limits(min_channels, round_to, max_layer_ratio))
+    ctx = ScoringContext(model=model, example_inputs=example_inputs, shapes=pruner.shapes, calib_batches=batches,
+                         loss_fn=loss_fn)
+    if is_zero:
+        _prune_zero_channels(pruner, crit, ctx)
+    else:
+        _prune_to_budget(pruner, crit, ctx, kind, fraction, step_fraction, progress)
+    model.zero_grad(set_to_none=True)
+
+    flops_after, params_after = count_flops_params(model, example_inputs)
+    channels_after = _total_channels(model)
+    original = pruner.original_sizes
+    removed = {name: sorted(set(range(original[name])) - set(kept)) for name, kept in pruner.index_map.items()
+               if len(kept) < original[name]}
+    plan = PruningPlan(steps=pruner.plan_steps, criterion=crit.name, options=_json_options(criterion_options),
+                       target={"kind": kind, "fraction": fraction} if kind else {}, model_class=type(model).__name__)
+    report = {
+        "criterion": crit.name,
+        "target": plan.target,
+        "flops_before": flops_before,
+        "flops_after": flops_after,
+        "flops_ratio": flops_after / max(flops_before, 1),
+        "params_before": params_before,
+        "params_after": params_after,
+        "params_ratio": params_after / max(params_before, 1),
+        "channels_before": channels_before,
+        "channels_after": channels_after,
+        "removed": removed,
+        "removed_per_layer": {name: len(idxs) for name, idxs in removed.items()},
+        "folded_constant_channels": sum(len(s.folds) for s in pruner.plan_steps),
+        "steps": len(pruner.plan_steps),
+        "seconds": time.perf_counter() - start,
+    }
+    return PruneResult(model=model, plan=plan, report=report)
+
+
+def _json_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def _prune_zero_channels(pruner: _Pruner, crit: ZeroActivation, ctx: ScoringContext) -> None:
+    crit.prepare(ctx)
+    step = PlanStep()
+    for group in pruner.groups():
+        finding = crit.find(group)
+        removable = sorted(set(finding.dead) | set(finding.constant))
+        keep_at_least = pruner.floor(group)
+        if len(removable) > group.size - keep_at_least:  # whole group dead: keep the first ones, still lossless
+            removable = removable[: group.size - keep_at_least]
+        if not removable:
+            continue
+        for r in removable:
+            for member, local, value in finding.constant.get(r, []):
+                step.folds.append({"layer": member.name, "channel": local, "value": value})
+        step.prunes.append({"layer": group.root_name, "idxs": removable})
+    if step.prunes:
+        pruner.apply(step)
+
+
+def _prune_to_budget(pruner: _Pruner, crit: Criterion, ctx: ScoringContext, kind: str, fraction: float,
+                     step_fraction: float, progress: bool) -> None:
+    base = pruner.metric(kind)
+    target = fraction * base
+    bar = tqdm(total=max(base - target, 0.0), disable=not progress, desc=f"pruning to {fraction:.0%} {kind}")
+    current = base
+    while current > target:
+        groups = pruner.groups()
+        crit.prepare(ctx)
+        scores = crit.score_all(groups, ctx)
+        pruner.model.zero_grad(set_to_none=True)
+        if kind == "channels":  # every coupled conv/linear layer loses the channel
+            costs = [sum((m.scatter(torch.ones(len(m.idxs)), g.size) for m in g.outputs),
+                         torch.zeros(g.size, dtype=torch.float64)) for g in groups]
+        else:
+            costs = [g.channel_costs(pruner.shapes)[0 if kind == "flops" else 1] for g in groups]
+        need = min(current - target, step_fraction * base)
+        chosen = pruner.select(groups, scores, costs, need)
+        if not chosen:
+            raise InputError(f"cannot reach {fraction:.1%} of the original {kind}: the per-layer floors stop at "
+                             f"{current / base:.1%}")
+        pruner.apply(PlanStep(prunes=[{"layer": groups[gi].root_name, "idxs": sorted(idxs)}
+                                      for gi, idxs in chosen.items()]))
+        new = pruner.metric(kind)
+        bar.update(current - new)
+        current = new
+    bar.close()

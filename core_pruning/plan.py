@@ -1,0 +1,152 @@
+"""Replayable pruning plans and the save/load recipe for pruned models.
+
+A :class:`PruningPlan` is the exact sequence of physical edits ``prune`` made: per step, constant
+channels folded into consumer biases (zero criterion only), then groups pruned by root layer name and
+channel indices *as numbered at that step*. Replaying it with :func:`apply_plan` on a fresh instance of
+the same architecture gives identical shapes and, with the same weights, identical outputs.
+
+Saving a pruned model (recipe): ``save_pruned(model, plan, "model.pt")`` writes the plan and the
+state dict in one file; ``load_pruned(build_base(), "model.pt", example_inputs)`` rebuilds the base
+architecture, replays the plan and loads the weights — with ``torch.load(weights_only=True)``, so no
+pickled code is ever executed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from core_pruning.utils.cli import InputError
+from core_pruning.utils.io import atomic_save, atomic_write_text
+
+PLAN_FORMAT = "prunelab-plan/1"
+
+
+class PlanMismatch(InputError):
+    """The plan does not fit the model it is applied to (wrong architecture or already pruned)."""
+
+
+@dataclass
+class PlanStep:
+    """Edits applied together: ``folds`` first, then ``prunes``; indices are those current at this step."""
+
+    prunes: list[dict[str, Any]] = field(default_factory=list)  # {"layer": root name, "idxs": [...]}
+    folds: list[dict[str, Any]] = field(default_factory=list)  # {"layer": consumer, "channel": i, "value": v}
+
+
+@dataclass
+class PruningPlan:
+    steps: list[PlanStep] = field(default_factory=list)
+    criterion: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] = field(default_factory=dict)
+    model_class: str = ""
+
+    @property
+    def num_removed(self) -> int:
+        return sum(len(p["idxs"]) for step in self.steps for p in step.prunes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": PLAN_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PruningPlan:
+        if data.get("format") != PLAN_FORMAT:
+            raise PlanMismatch(f"not a prunelab plan (format {data.get('format')!r}, expected {PLAN_FORMAT!r})")
+        try:
+            steps = [PlanStep(prunes=list(s.get("prunes", [])), folds=list(s.get("folds", []))) for s in data["steps"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PlanMismatch(f"malformed plan: {exc}") from exc
+        return cls(steps=steps, criterion=data.get("criterion", ""), options=data.get("options", {}),
+                   target=data.get("target", {}), model_class=data.get("model_class", ""))
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write_text(json.dumps(self.to_dict(), indent=1), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PruningPlan:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PlanMismatch(f"cannot read plan {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
+    """Trace ``model`` in eval mode (so BatchNorm statistics are not touched) with gradients enabled."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+    finally:
+        model.train(was_training)
+
+
+def _module(model: nn.Module, name: str) -> nn.Module:
+    try:
+        return model.get_submodule(name)
+    except AttributeError as exc:
+        raise PlanMismatch(f"plan names layer {name!r}, which this model does not have") from exc
+
+
+def prune_root(dg: tp.DependencyGraph, root: nn.Module, idxs: list[int]) -> tp.dependency.Group:
+    """Physically remove output channels ``idxs`` of ``root`` and everything coupled to them."""
+    pruner = dg.get_pruner_of_module(root)
+    if pruner is None:
+        raise PlanMismatch(f"layer {dg._module2name.get(root, root)} cannot be pruned")
+    n = pruner.get_out_channels(root)
+    if any(i < 0 or i >= n for i in idxs) or len(set(idxs)) != len(idxs) or len(idxs) >= n:
+        raise PlanMismatch(f"invalid channel indices for {dg._module2name.get(root)} with {n} channels")
+    group = dg.get_pruning_group(root, pruner.prune_out_channels, sorted(idxs))
+    group.prune()
+    return group
+
+
+def apply_step(model: nn.Module, dg: tp.DependencyGraph, step: PlanStep) -> list[tp.dependency.Group]:
+    from core_pruning.criteria.zero import fold_constant_input
+
+    for fold in step.folds:
+        fold_constant_input(_module(model, fold["layer"]), int(fold["channel"]), float(fold["value"]))
+    return [prune_root(dg, _module(model, p["layer"]), list(p["idxs"])) for p in step.prunes]
+
+
+def apply_plan(model: nn.Module, plan: PruningPlan | str | Path, example_inputs: Any) -> nn.Module:
+    """Replay ``plan`` on ``model`` (a fresh, unpruned instance of the planned architecture), in place."""
+    if not isinstance(plan, PruningPlan):
+        plan = PruningPlan.load(plan)
+    if plan.model_class and plan.model_class != type(model).__name__:
+        raise PlanMismatch(f"plan was made for {plan.model_class}, not {type(model).__name__}")
+    dg = build_graph(model, example_inputs)
+    for step in plan.steps:
+        apply_step(model, dg, step)
+    return model
+
+
+def save_pruned(model: nn.Module, plan: PruningPlan, path: str | Path) -> Path:
+    """Write plan + weights of a pruned model to one file (atomically)."""
+    payload = {"format": PLAN_FORMAT, "plan": json.dumps(plan.to_dict()), "state_dict": model.state_dict()}
+    return atomic_save(payload, path)
+
+
+def load_pruned(base_model: nn.Module, path: str | Path, example_inputs: Any) -> nn.Module:
+    """Rebuild a model saved by :func:`save_pruned` from a fresh ``base_model`` of the same architecture."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # corrupt or non-checkpoint file
+        raise InputError(f"cannot read pruned model {path}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != PLAN_FORMAT:
+        raise PlanMismatch(f"{path} is not a prunelab pruned-model file")
+    apply_plan(base_model, PruningPlan.from_dict(json.loads(ckpt["plan"])), example_inputs)
+    base_model.load_state_dict(ckpt["state_dict"])
+    return base_model

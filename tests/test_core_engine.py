@@ -1,0 +1,324 @@
+"""core_pruning engine: budgets, floors, criteria properties, zero-channel losslessness, plans, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import core_pruning as cp
+from core_pruning.counting import LayerShapes
+from core_pruning.models import build_model
+from core_pruning.utils import InputError
+
+X28 = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def small_resnet(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = build_model("resnet20", num_classes=10, in_channels=1).eval()
+    for m in model.modules():  # non-trivial BN statistics so that BN-based criteria differ from weights
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.uniform_(0.2, 1.5)
+            m.running_mean.normal_(0, 0.1)
+    return model
+
+
+class Plain(nn.Module):
+    """conv -> relu -> conv -> relu -> pool -> linear, small enough to compute things by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(x))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.mark.parametrize("kind,key", [("target_flops", "flops"), ("target_params", "params"),
+                                      ("channel_ratio", "channels")])
+@pytest.mark.parametrize("fraction", [0.5, 0.33])
+def test_budget_is_met_within_two_percent(kind, key, fraction):
+    model = small_resnet()
+    result = cp.prune(model, X28[:1], criterion="l1", **{kind: fraction})
+    report = result.report
+    achieved = report[f"{key}_after"] / report[f"{key}_before"]
+    assert abs(achieved - fraction) <= 0.02, (kind, achieved)
+    assert model(X28).shape == (2, 10)
+
+
+def test_count_flops_params_matches_hand_computation():
+    model = Plain()
+    flops, params = cp.count_flops_params(model, torch.randn(1, 3, 10, 10))
+    assert flops == 100 * 8 * 3 * 9 + 100 * 6 * 8 * 9 + 6 * 4
+    assert params == (8 * 27 + 8) + (6 * 72 + 6) + (6 * 4 + 4)
+
+
+def test_count_flops_matches_pytorch_flop_counter_after_pruning():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = small_resnet()
+    cp.prune(model, X28[:1], criterion="cpmc", target_flops=0.4)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(X28[:1])
+    assert cp.count_flops_params(model, X28[:1])[0] * 2 == counter.get_total_flops()
+
+
+def test_floors_are_honoured_in_global_mode():
+    model = small_resnet()
+    before = {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    cp.prune(model, X28[:1], criterion="l1", target_flops=0.2, min_channels=3, max_layer_ratio=0.75, round_to=2,
+             step_fraction=0.2)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            assert m.out_channels >= 3
+            assert m.out_channels >= before[name] * 0.25 - 1e-9
+            assert m.out_channels % 2 == 0, (name, m.out_channels)
+
+
+def test_impossible_target_is_a_clear_error():
+    with pytest.raises(InputError, match="floors"):
+        cp.prune(small_resnet(), X28[:1], criterion="l1", target_flops=0.05, max_layer_ratio=0.5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"criterion": "nope", "target_flops": 0.5}, "unknown criterion"),
+    ({"criterion": "l1"}, "exactly one"),
+    ({"criterion": "l1", "target_flops": 0.5, "target_params": 0.5}, "exactly one"),
+    ({"criterion": "l1", "target_flops": 1.5}, r"\(0, 1\]"),
+    ({"criterion": "l1", "target_flops": float("nan")}, r"\(0, 1\]"),
+    ({"criterion": "cpmc", "target_flops": 0.5, "bogus": 1}, "no option 'bogus'"),
+    ({"criterion": "taylor", "target_flops": 0.5}, "calibration data"),
+    ({"criterion": "zero"}, "calibration data"),
+    ({"criterion": "zero", "target_flops": 0.5, "calib_data": X28}, "do not give a target"),
+    ({"criterion": "l1", "target_flops": 0.5, "ignored_layers": ["no.such"]}, "no layer named"),
+])
+def test_bad_arguments_raise_input_error(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        cp.prune(small_resnet(), X28[:1], **kwargs)
+
+
+def test_classifier_is_never_pruned_and_ignored_layers_are_kept():
+    model = small_resnet()
+    result = cp.prune(model, X28[:1], criterion="l1", target_flops=0.4, ignored_layers=["layer1.0.conv1"])
+    assert model.fc.out_features == 10
+    assert model.layer1[0].conv1.out_channels == 16
+    assert "fc" not in result.report["removed"]
+
+
+def _global_ranking(model, criterion, **options):
+    crit = cp.get_criterion(criterion, **options)
+    from core_pruning.criteria import ScoringContext
+    from core_pruning.groups import collect_groups
+    from core_pruning.plan import build_graph
+
+    x = torch.randn(1, 3, 28, 28) if isinstance(model, Plain) else X28[:1]
+    groups = collect_groups(build_graph(model, x), [model.fc])
+    scores = crit.score_all(groups, ScoringContext(model=model, example_inputs=x))
+    return groups, scores
+
+
+def test_l1_scores_equal_manual_filter_norms():
+    model = Plain()
+    groups, scores = _global_ranking(model, "l1", normalization="none")
+    by_root = {g.root_name: s for g, s in zip(groups, scores)}
+    torch.testing.assert_close(by_root["conv1"].float(), model.conv1.weight.detach().abs().sum((1, 2, 3)))
+    torch.testing.assert_close(by_root["conv2"].float(), model.conv2.weight.detach().abs().sum((1, 2, 3)))
+
+
+def test_cpmc_without_costs_and_dependency_ranks_like_l1():
+    model = small_resnet()
+    _, l1 = _global_ranking(model, "l1", normalization="layer_mean")
+    _, cpmc = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, dependency=False)
+    assert torch.equal(torch.argsort(torch.cat(l1), stable=True), torch.argsort(torch.cat(cpmc), stable=True))
+
+
+def test_cpmc_dependency_counts_the_next_layer_slice():
+    model = Plain()
+    with torch.no_grad():  # make conv1 channel 0 tiny in its own filter but heavily read by conv2
+        model.conv1.weight[0].mul_(1e-3)
+        model.conv2.weight[:, 0].mul_(100)
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none")
+    conv1 = scores[[g.root_name for g in groups].index("conv1")]
+    expected = model.conv1.weight.abs().sum((1, 2, 3)) + model.conv2.weight.abs().sum((0, 2, 3))
+    torch.testing.assert_close(conv1.float(), expected.detach())
+    groups, filter_only = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none",
+                                          dependency=False)
+    assert int(torch.argmin(filter_only[[g.root_name for g in groups].index("conv1")])) == 0
+    assert int(torch.argmin(conv1)) != 0
+
+
+def test_cpmc_prefers_removing_expensive_layers_at_equal_magnitude():
+    """With equal normalised magnitudes, the FLOPs term decides: the costlier layer is pruned first."""
+    model = Plain()
+    with torch.no_grad():
+        for m in (model.conv1, model.conv2):
+            m.weight.fill_(0.1)
+    groups, scores = _global_ranking(model, "cpmc", params_weight=0.0, flops_weight=1.0)
+    by_root = {g.root_name: s for g, s in zip(groups, scores)}
+    shapes = LayerShapes(model, torch.randn(1, 3, 28, 28))
+    costs = {g.root_name: g.channel_costs(shapes)[0][0] for g in groups}
+    cheap, dear = sorted(costs, key=costs.get)
+    assert by_root[dear].max() < by_root[cheap].min()
+
+
+def test_fpgm_scores_the_median_filter_lowest():
+    model = Plain()
+    with torch.no_grad():
+        base = torch.randn(3, 3, 3)
+        for i in range(8):
+            model.conv1.weight[i] = base * (1 + 0.5 * (i - 3.5))  # filter 3/4 sit in the middle of the line
+    groups, scores = _global_ranking(model, "fpgm", normalization="none")
+    s = scores[[g.root_name for g in groups].index("conv1")]
+    assert int(torch.argmin(s)) in (3, 4)
+    assert int(torch.argmax(s)) in (0, 7)
+
+
+def test_bn_scale_follows_gamma():
+    model = small_resnet()
+    groups, scores = _global_ranking(model, "bn_scale", normalization="none")
+    g = [g for g in groups if g.root_name == "layer1.0.conv1"][0]
+    s = scores[groups.index(g)]
+    torch.testing.assert_close(s.float(), model.layer1[0].bn1.weight.detach().abs())
+
+
+def test_taylor_uses_data_and_differs_from_weights():
+    model = small_resnet()
+    targets = torch.randint(0, 10, (2,))
+    result = cp.prune(model, X28[:1], criterion="taylor", target_flops=0.6, calib_data=[(X28, targets)])
+    assert abs(result.report["flops_ratio"] - 0.6) <= 0.02
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_random_criterion_is_seeded():
+    a = cp.prune(small_resnet(), X28[:1], criterion="random", target_flops=0.5, seed=3).report["removed"]
+    b = cp.prune(small_resnet(), X28[:1], criterion="random", target_flops=0.5, seed=3).report["removed"]
+    c = cp.prune(small_resnet(), X28[:1], criterion="random", target_flops=0.5, seed=4).report["removed"]
+    assert a == b and a != c
+
+
+# -- zero-channel pruning -----------------------------------------------------------------------
+
+def planted_dead_model() -> tuple[nn.Module, dict[str, list[int]]]:
+    """ResNet-20 whose BN biases kill chosen channels after ReLU on any input."""
+    model = small_resnet(1)
+    dead = {"layer1.0.conv1": [1, 5, 9], "layer2.1.conv1": [0, 31], "layer3.2.conv1": list(range(10, 20))}
+    with torch.no_grad():
+        for name, idxs in dead.items():
+            bn = model.get_submodule(name.replace("conv1", "bn1"))
+            bn.weight[idxs] = 0.0
+            bn.bias[idxs] = -1.0
+    return model, dead
+
+
+def test_zero_pruning_finds_all_planted_dead_channels_and_is_lossless():
+    model, dead = planted_dead_model()
+    calib = torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = model(calib)
+    result = cp.prune(model, calib[:1], criterion="zero", calib_data=calib)
+    for name, idxs in dead.items():
+        assert set(idxs) <= set(result.report["removed"].get(name, [])), name
+    with torch.no_grad():
+        after = model(calib)
+    assert (after - before).abs().max().item() <= 1e-5
+    assert result.report["flops_after"] < result.report["flops_before"]
+
+
+def test_zero_pruning_folds_constant_channels_losslessly():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
+                          nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect"), nn.ReLU(), nn.Conv2d(8, 4, 1))
+    with torch.no_grad():
+        model[0].weight[2] = 0.0
+        model[0].bias[2] = 0.7  # channel 2: constant 0.7 after ReLU
+        model[2].weight[5] = 0.0
+        model[2].bias[5] = -0.3  # channel 5 of the second conv: dead
+    calib = torch.randn(4, 3, 12, 12)
+    with torch.no_grad():
+        before = model(calib)
+    plain = cp.prune(copy.deepcopy(model), calib[:1], criterion="zero", calib_data=calib)
+    assert plain.report["removed"] == {"2": [5]}
+    result = cp.prune(model, calib[:1], criterion="zero", calib_data=calib, fold_constant=True)
+    assert result.report["removed"] == {"0": [2], "2": [5]}
+    assert result.report["folded_constant_channels"] == 1
+    with torch.no_grad():
+        assert (model(calib) - before).abs().max().item() <= 1e-5
+
+
+# -- plans --------------------------------------------------------------------------------------
+
+def test_plan_replays_to_identical_model(tmp_path):
+    original = small_resnet(2)
+    twin = small_resnet(2)
+    result = cp.prune(original, X28[:1], criterion="cpmc", target_flops=0.5)
+    path = result.plan.save(tmp_path / "plan.json")
+    assert json.loads(path.read_text())["format"] == "prunelab-plan/1"
+    cp.apply_plan(twin, cp.PruningPlan.load(path), X28[:1])
+    assert [p.shape for p in twin.parameters()] == [p.shape for p in original.parameters()]
+    with torch.no_grad():
+        torch.testing.assert_close(twin(X28), original(X28), rtol=0, atol=0)
+
+
+def test_zero_plan_with_folds_replays(tmp_path):
+    model, _ = planted_dead_model()
+    twin, _ = planted_dead_model()
+    calib = torch.randn(8, 1, 28, 28)
+    result = cp.prune(model, calib[:1], criterion="zero", calib_data=calib, fold_constant=True)
+    cp.apply_plan(twin, result.plan, calib[:1])
+    with torch.no_grad():
+        torch.testing.assert_close(twin(calib), model(calib), rtol=0, atol=0)
+
+
+def test_save_and_load_pruned_model(tmp_path):
+    model = small_resnet(3)
+    result = cp.prune(model, X28[:1], criterion="l2", target_flops=0.5)
+    cp.save_pruned(model, result.plan, tmp_path / "pruned.pt")
+    loaded = cp.load_pruned(build_model("resnet20", in_channels=1).eval(), tmp_path / "pruned.pt", X28[:1])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X28), model(X28), rtol=0, atol=0)
+
+
+def test_plan_on_wrong_architecture_is_a_clear_error():
+    result = cp.prune(small_resnet(), X28[:1], criterion="l1", target_flops=0.5)
+    with pytest.raises(cp.PlanMismatch, match="made for CifarResNet"):
+        cp.apply_plan(build_model("vgg_small", in_channels=1), result.plan, X28[:1])
+    result.plan.model_class = ""
+    with pytest.raises(cp.PlanMismatch):
+        cp.apply_plan(build_model("vgg_small", in_channels=1), result.plan, X28[:1])
+
+
+def test_corrupt_plan_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    with pytest.raises(cp.PlanMismatch, match="cannot read plan"):
+        cp.PruningPlan.load(bad)
+    bad.write_text(json.dumps({"format": "other"}))
+    with pytest.raises(cp.PlanMismatch, match="not a prunelab plan"):
+        cp.PruningPlan.load(bad)
+
+
+def test_criteria_work_as_torch_pruning_importance():
+    import torch_pruning as tp
+
+    for name in ["l1", "l2", "fpgm", "bn_scale", "cpmc", "random"]:
+        model = small_resnet()
+        imp = cp.get_criterion(name, example_inputs=X28[:1])
+        pruner = tp.pruner.MetaPruner(model, X28[:1], importance=imp, pruning_ratio=0.3, ignored_layers=[model.fc])
+        pruner.step()
+        assert model(X28).shape == (2, 10)
+        assert cp.count_params(model) < cp.count_params(small_resnet())
+
+    model, _ = planted_dead_model()
+    imp = cp.get_criterion("zero").calibrate(model, torch.randn(8, 1, 28, 28))
+    group = [g for g in tp.DependencyGraph().build_dependency(model, X28[:1]).get_all_groups(ignored_layers=[model.fc])
+             if g[0].dep.target.module is model.layer1[0].conv1][0]
+    scores = imp(group)
+    assert set(torch.nonzero(scores == 0).flatten().tolist()) == {1, 5, 9}
