@@ -13,6 +13,7 @@ from core_pruning.counting import count_flops_params, count_params
 from core_pruning.criteria import CRITERIA, Criterion, get_criterion
 from core_pruning.engine import PruneResult, prune
 from core_pruning.plan import PlanMismatch, PruningPlan, apply_plan, load_pruned, save_pruned
+from core_pruning.training import train
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,5 @@ __all__ = [
     "load_pruned",
     "prune",
     "save_pruned",
+    "train",
 ]
