@@ -1,0 +1,435 @@
+"""Command line: ``python -m artnet stylize|video|bench|distill|prune|train-decoder``.
+
+Conventions (CONTRIBUTING.md): ``--help`` everywhere, ``--json`` prints one JSON document on stdout,
+bad input prints one ``error: ...`` line and exits with code 2, nothing is overwritten without ``--force``.
+Inputs are validated before any model is loaded, so mistakes fail fast. Heavy imports happen inside each
+command so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core_pruning.utils import InputError, check_output_path, cli_entry, print_json
+
+TRANSFORM_CHOICES = ("s2", "adain", "wct")
+Handler = Callable[[argparse.Namespace], int]
+
+
+# -- argument helpers --------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a pixel count, got {text!r}") from None
+    from .images import validate_size
+
+    try:
+        return validate_size(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weights must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("no weights given")
+    return values
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with code 2 through our one-line convention."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", default="pruned",
+                        help="pruned (default, shipped), unpruned, imagenet (needs internet and --decoder) or a "
+                             "weights file")
+    parser.add_argument("--decoder", help="decoder weights file (default: the shipped one)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--tile", type=_positive_int, default=1024,
+                        help="tile side in pixels for large images (default 1024; memory is bounded by it)")
+
+
+def _add_style_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transform", choices=TRANSFORM_CHOICES, default="s2", help="feature transform (default s2)")
+    parser.add_argument("--alpha", type=_fraction, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    parser.add_argument("--size", type=_size, default=512,
+                        help="long side of the output in pixels, 16..4096 (default 512; 0 = keep the input's)")
+    parser.add_argument("--style-size", type=_size, default=512, help="long side for style images (default 512)")
+
+
+def _add_training_args(parser: argparse.ArgumentParser, steps: int, batch: int, crop: int, lr: float) -> None:
+    parser.add_argument("--run", required=True, help="run folder: checkpoint.pt, log.jsonl (re-run to resume)")
+    parser.add_argument("--export", help="write the final weights here (e.g. weights/artnet_...pt) plus a card")
+    parser.add_argument("--force", action="store_true", help="overwrite --export if it exists")
+    parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
+    parser.add_argument("--batch", type=_positive_int, default=batch, help=f"crops per step (default {batch})")
+    parser.add_argument("--crop", type=_positive_int, default=crop, help=f"crop side in pixels (default {crop})")
+    parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2; 0 = torch default)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--no-shared", action="store_true", help="train on wheel images only (no ../shared)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m artnet",
+                     description="ArtNet: real-time universal style transfer (GoogLeNet encoder, S2 transform).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("stylize", help="stylise an image, or every image of a folder",
+                       description="Stylise --content (an image, or a folder: every image in it, with a progress "
+                                   "bar) with one or more --style images.")
+    p.add_argument("--content", required=True, help="content image or folder of images")
+    p.add_argument("--style", required=True, action="append", help="style image (repeat to mix styles)")
+    p.add_argument("--weights", type=_weights, help="mixing weights for several styles, e.g. 0.7,0.3")
+    p.add_argument("--mask", help="mask image: style 1 where white, style 2 where black (needs two --style)")
+    p.add_argument("--out", required=True, help="output image (or folder when --content is a folder)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    _add_style_args(p)
+    _add_runtime_args(p)
+
+    p = sub.add_parser("video", help="stylise a video or a folder of frames, with temporal stabilisation",
+                       description="Frame-by-frame stylisation with smoothed statistics and flow-guided blending "
+                                   "(artnet.video). --compare also runs plain per-frame stylisation and reports "
+                                   "both warping errors.")
+    p.add_argument("--input", required=True, help="video file (.mp4 ...) or folder of frames")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--out", required=True, help="output .mp4 file or folder for PNG frames")
+    p.add_argument("--stabilize", choices=("none", "stats", "flow", "both"), default="both",
+                   help="temporal stabilisation (default both)")
+    p.add_argument("--momentum", type=_fraction, default=0.9, help="statistics moving-average momentum (0.9)")
+    p.add_argument("--blend", type=_fraction, default=0.6, help="weight of the warped previous output (0.6)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
+    p.add_argument("--compare", action="store_true",
+                   help="also stylise without stabilisation and report both warping errors")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    _add_style_args(p)
+    p.set_defaults(transform="adain")
+    _add_runtime_args(p)
+
+    p = sub.add_parser("bench", help="time ArtNet against the VGG19 AdaIN network and the teacher",
+                       description="Speed benchmark (artnet.bench): ms per image with cached and uncached style "
+                                   "features, and peak memory, in one process.")
+    from .bench import DEFAULT_SIZES, MODELS
+
+    p.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help=f"comma-separated WxH (default "
+                                                                    f"{','.join(DEFAULT_SIZES)})")
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs per row up to 1024x1024 (3)")
+    p.add_argument("--transform", choices=TRANSFORM_CHOICES, default="adain",
+                   help="transform for the artnet rows (default adain)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--tile", type=_positive_int, default=1024, help="tile side in pixels (default 1024)")
+    p.add_argument("--style-size", type=_size, default=512, help="style image side (default 512)")
+    p.add_argument("--json", action="store_true", help="print {device, rows: [...]} as JSON")
+
+    p = sub.add_parser("distill", help="train the GoogLeNet encoder on the teacher's VGG-like features",
+                       description="Feature distillation from ../shared/weights/teacher-cd16x (see artnet.distill). "
+                                   "Resumable: re-run the same command.")
+    _add_training_args(p, steps=1800, batch=8, crop=160, lr=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
+    p.add_argument("--sparsity", type=float, default=1.0,
+                   help="weight of the channel group-sparsity term that creates zero channels (default 1.0)")
+
+    p = sub.add_parser("prune", help="zero-channel prune the distilled encoder (core_pruning, criterion zero)",
+                       description="Calibrate on all training images, remove channels that are zero on all of them, "
+                                   "verify identical outputs, measure firing on held-out images (artnet.prune).")
+    p.add_argument("--encoder", required=True, help="unpruned encoder weights (from distill --export)")
+    p.add_argument("--out", required=True, help="pruned encoder weights to write (card and plan beside it)")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
+    p.add_argument("--no-shared", action="store_true", help="calibrate on wheel images only")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("train-decoder", help="train the decoder to invert the (pruned) encoder",
+                       description="Reconstruction training (pixel L1 + teacher perceptual loss), see "
+                                   "artnet.train_decoder. Resumable: re-run the same command.")
+    _add_training_args(p, steps=2000, batch=8, crop=192, lr=2e-3)
+    p.add_argument("--encoder", default="", help="encoder weights (default: shipped pruned encoder) or imagenet")
+    p.add_argument("--perceptual-weight", type=float, default=0.05, help="weight of the perceptual term (0.05)")
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+def _load_net(args: argparse.Namespace):
+    from .model import ArtNet
+    from .training import set_threads
+
+    set_threads(args.threads)
+    return ArtNet.load(args.encoder, args.decoder, device=args.device, tile=args.tile)
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .images import list_images, load_image, load_tensor, resize, save_image, to_tensor
+
+    content = Path(args.content)
+    out = Path(args.out)
+    if not content.exists():
+        raise InputError(f"{content}: no such file or folder")
+    if content.is_dir():
+        sources = list_images(content)
+        if not sources:
+            raise InputError(f"{content} holds no images")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} is a file; with a folder of contents --out must be a folder")
+        targets = [out / f"{src.stem}.png" for src in sources]
+    else:
+        sources, targets = [content], [out]
+    for target in targets:
+        check_output_path(target, force=args.force)
+    if args.weights is not None and len(args.weights) != len(args.style):
+        raise InputError(f"got {len(args.weights)} weights for {len(args.style)} styles")
+    styles = [load_tensor(path, args.style_size) for path in args.style]
+    mask_array = load_image(args.mask) if args.mask else None
+    net = _load_net(args)
+    cached = [net.encode_style(s, 0) for s in styles]  # encoded once, reused for every content
+    report: list[dict[str, Any]] = []
+    bar = tqdm(list(zip(sources, targets, strict=True)), desc="stylize", disable=len(sources) == 1 or args.json,
+               unit="img")
+    start = time.perf_counter()
+    for src, target in bar:
+        image = load_tensor(src, args.size)
+        mask = None
+        if mask_array is not None:
+            mask = resize(to_tensor(mask_array), image.shape[2], image.shape[3])[0].mean(0)
+        result = net.stylize(image, cached, weights=args.weights, mask=mask, transform=args.transform,
+                             alpha=args.alpha, preserve_color=args.preserve_color)
+        save_image(result.image, target)
+        report.append({"content": str(src), "out": str(target), "size": f"{image.shape[3]}x{image.shape[2]}",
+                       "seconds": round(result.seconds, 3),
+                       "timings": {k: round(v, 3) for k, v in result.timings.items()}})
+    summary = {"transform": args.transform, "alpha": args.alpha, "styles": [str(s) for s in args.style],
+               "weights": args.weights, "mask": args.mask, "preserve_color": args.preserve_color,
+               "device": str(net.device), "images": len(report),
+               "total_seconds": round(time.perf_counter() - start, 3), "outputs": report}
+    if args.json:
+        print_json(summary)
+    else:
+        for row in report:
+            print(f"{row['out']}  ({row['size']}, {row['seconds']:.2f} s)")
+    return 0
+
+
+def _video(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .images import fit_long_side, load_tensor, resize, to_tensor, to_uint8
+    from .video import FrameWriter, VideoStylizer, frame_count, read_frames, video_fps, warping_error
+
+    source = Path(args.input)
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    out = check_output_path(args.out, force=args.force)
+    style_image = load_tensor(args.style, args.style_size)
+    net = _load_net(args)
+    style = net.encode_style(style_image, 0)
+    total = frame_count(source)
+    if args.max_frames:
+        total = min(total, args.max_frames) if total else args.max_frames
+
+    def make(stabilize: str) -> VideoStylizer:
+        return VideoStylizer(net, style, transform=args.transform, alpha=args.alpha, stabilize=stabilize,
+                             momentum=args.momentum, blend=args.blend, preserve_color=args.preserve_color)
+
+    stylizer = make(args.stabilize)
+    plain = make("none") if args.compare and args.stabilize != "none" else None
+    writer = FrameWriter(out, fps=video_fps(source))
+    contents, outputs, plain_outputs = [], [], []
+    start = time.perf_counter()
+    try:
+        for frame in tqdm(read_frames(source, args.max_frames), total=total or None, desc="video", unit="frame",
+                          disable=args.json):
+            tensor = to_tensor(frame)
+            height, width = fit_long_side(tensor.shape[2], tensor.shape[3], args.size)
+            frame = to_uint8(resize(tensor, height, width))
+            result = stylizer(frame)
+            writer.write(result)
+            if args.compare:
+                contents.append(frame)
+                outputs.append(result)
+                if plain is not None:
+                    plain_outputs.append(plain(frame))
+    finally:
+        writer.close()
+    seconds = time.perf_counter() - start
+    summary: dict[str, Any] = {"input": str(source), "out": str(out), "frames": writer.count,
+                               "stabilize": args.stabilize, "transform": args.transform,
+                               "seconds": round(seconds, 2),
+                               "ms_per_frame": round(1000 * seconds / max(1, writer.count), 1)}
+    if args.compare and len(outputs) >= 2:
+        summary["warping_error"] = warping_error(outputs, contents)
+        if plain is not None:
+            summary["warping_error_per_frame"] = warping_error(plain_outputs, contents)
+            summary["warping_error_ratio"] = summary["warping_error"] / max(summary["warping_error_per_frame"], 1e-12)
+    if args.json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import format_table, run_bench
+    from .training import pick_device, set_threads
+
+    set_threads(args.threads)
+    device = pick_device(args.device)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not sizes or not models:
+        raise InputError("give at least one size and one model")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_bench(sizes, models, device, args.repeats, args.tile, transform=args.transform,
+                       style_size=args.style_size or 512, progress=log)
+    result["command"] = "python -m artnet " + shlex.join(args.argv)
+    if args.json:
+        print_json(result)
+    else:
+        print(format_table(result))
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from .distill import DistillConfig, run_distillation
+    from .weights import write_card
+
+    _check_export(args)
+    config = DistillConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+                           weight_decay=args.weight_decay, sparsity=args.sparsity, seed=args.seed,
+                           threads=args.threads,
+                           device=args.device, use_shared=not args.no_shared)
+    summary = run_distillation(config, args.run, export=args.export, progress=not args.no_progress)
+    if args.export:
+        write_card(args.export, _card("distilled GoogLeNet encoder (BatchNorm folded, not pruned)", summary, args))
+    _report(summary, args.json)
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from .pruning_run import run_pruning
+
+    out = check_output_path(args.out, force=args.force)
+    from .training import set_threads
+
+    set_threads(args.threads)
+    report = run_pruning(Path(args.encoder), out, use_shared=not args.no_shared,
+                         command="python -m artnet " + shlex.join(args.argv))
+    if args.json:
+        print_json(report)
+    else:
+        from .pruning_run import format_report
+
+        print(format_report(report))
+    return 0
+
+
+def _train_decoder(args: argparse.Namespace) -> int:
+    from .train_decoder import DecoderConfig, run_decoder_training
+    from .weights import write_card
+
+    _check_export(args)
+    config = DecoderConfig(encoder=args.encoder, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+                           perceptual_weight=args.perceptual_weight, seed=args.seed, threads=args.threads,
+                           device=args.device, use_shared=not args.no_shared)
+    summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
+    if args.export:
+        write_card(args.export, _card("decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt"),
+                                      summary, args))
+    _report(summary, args.json)
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {"stylize": _stylize, "video": _video, "bench": _bench, "distill": _distill,
+                                "prune": _prune, "train-decoder": _train_decoder}
+
+
+def _check_export(args: argparse.Namespace) -> None:
+    if args.export:
+        check_output_path(args.export, force=args.force)
+
+
+def _card(what: str, summary: dict, args: argparse.Namespace) -> dict:
+    import datetime
+    import platform
+
+    return {
+        "weights": Path(args.export).name,
+        "what": what,
+        "data": "../shared/data/style content (7) + style (20) images, and wheel images "
+                "(skimage/sklearn/matplotlib; artnet.data.TRAIN_WHEEL); held out: artnet.data.HELDOUT_WHEEL "
+                "+ every 4th mountain_2 frame" + (" [run with --no-shared: wheel images only]"
+                                                  if getattr(args, "no_shared", False) else ""),
+        "augmentation": "random resized square crops (0.3-1 of the short side), horizontal flips, brightness/"
+                        "contrast/saturation jitter +-25%, 10% greyscale (artnet.data.RandomCrops)",
+        "teacher": "MingSun-Tse/Collaborative-Distillation 16x VGG19 auto-encoders (MIT, Huan Wang et al.), "
+                   "../shared/weights/teacher-cd16x",
+        "seed": args.seed,
+        "summary": summary,
+        "command": "python -m artnet " + shlex.join(args.argv),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores",
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def _report(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return COMMANDS[args.command](args) or 0

@@ -1,0 +1,242 @@
+"""``ArtNet``: encoder + feature transform + decoder, with the options users of AdaIN/WCT tools expect.
+
+One call, :meth:`ArtNet.stylize`, covers: the content-style trade-off ``alpha``; colour preservation;
+several styles mixed with weights (the transformed features are mixed, as in AdaIN's interpolation);
+a spatial mask (two styles, one per region, each with the content statistics of its own region);
+any resolution up to 4K in bounded memory (seamless tiling, :mod:`artnet.tiling`); cached style
+features (:meth:`ArtNet.encode_style`) for repeated use, e.g. video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core_pruning.utils import InputError
+
+from .color import preserve_color as _preserve_color
+from .decoder import Decoder
+from .encoder import GoogLeNetEncoder, imagenet_encoder
+from .images import fit_long_side, resize
+from .padding import pad_to_multiple, unpad
+from .tiling import decode_tiled, encode_tiled
+from .training import pick_device
+from .transforms import TRANSFORMS, StatsHook, StyleFeatures, with_prefix
+
+#: Default long side of style images (style statistics barely change above it; bigger costs S2 time).
+STYLE_SIZE = 512
+ENCODER_CHOICES = ("pruned", "unpruned", "imagenet")
+
+
+@dataclass
+class StylizeResult:
+    """The stylised image ``(1, 3, H, W)`` in [0, 1] and where the time went (seconds)."""
+
+    image: Tensor
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def check_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    """Validate style-mixing weights: one non-negative number per style, positive sum; normalised."""
+    if weights is None:
+        return [1.0 / count] * count
+    values = [float(w) for w in weights]
+    if len(values) != count:
+        raise InputError(f"got {len(values)} weights for {count} styles")
+    if any(not torch.isfinite(torch.tensor(w)) or w < 0 for w in values) or sum(values) <= 0:
+        raise InputError(f"style weights must be non-negative with a positive sum, got {values}")
+    total = sum(values)
+    return [w / total for w in values]
+
+
+class ArtNet:
+    """Universal style transfer with a GoogLeNet encoder (pruned by default) and a light decoder."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, device: str | torch.device = "cpu",
+                 tile: int = 1024):
+        """``encoder``/``decoder``: normally :class:`GoogLeNetEncoder`/:class:`Decoder`; any pair with
+        ``out_channels``/``in_channels`` (and optionally ``tile_halo``/``tile_halo_cells``) works, which is
+        how the benchmarks run baselines through the same pipeline."""
+        if decoder.in_channels != encoder.out_channels:
+            raise InputError(f"decoder expects {decoder.in_channels} channels but the encoder gives "
+                             f"{encoder.out_channels}: they were not trained together")
+        self.device = pick_device(str(device)) if isinstance(device, str) else device
+        memory_format = torch.channels_last
+        self.encoder = encoder.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
+        self.decoder = decoder.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
+        if tile < 64:
+            raise InputError(f"tile must be >= 64 pixels, got {tile}")
+        self.tile = tile
+
+    @classmethod
+    def load(cls, encoder: str = "pruned", decoder: str | Path | None = None, device: str = "auto",
+             tile: int = 1024) -> ArtNet:
+        """Shipped weights: ``encoder`` is ``pruned`` (default), ``unpruned``, ``imagenet`` or a file path.
+
+        The decoder defaults to the shipped one (trained for the pruned encoder); with the unpruned encoder
+        the decoder's input is widened by zero weights for the channels pruning removed (those channels are
+        zero on every calibration image, so the result matches the pruned pair there).
+        """
+        from .weights import UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
+
+        dec = load_decoder(decoder)
+        if encoder == "pruned":
+            enc = load_encoder()
+        elif encoder == "unpruned":
+            from core_pruning.utils import weights_file
+
+            enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
+            dec = widen_decoder_for(dec, enc)
+        elif encoder == "imagenet":
+            if decoder is None:
+                raise InputError("no decoder ships for the ImageNet encoder: train one with "
+                                 "`python -m artnet train-decoder --encoder imagenet ...` and pass it")
+            enc = imagenet_encoder()
+        else:
+            enc = load_encoder(encoder)
+        return cls(enc, dec, device=device, tile=tile)
+
+    # -- building blocks -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, image: Tensor) -> Tensor:
+        """Features ``(1, C, ceil(H/8), ceil(W/8))`` of a ``(1, 3, H, W)`` image in [0, 1] (tiled)."""
+        _check_image(image)
+        padded, _ = pad_to_multiple(image.to(self.device), 8)
+        return encode_tiled(self.encoder, padded.contiguous(memory_format=torch.channels_last), self.tile)
+
+    @torch.inference_mode()
+    def decode(self, features: Tensor, size: tuple[int, int]) -> Tensor:
+        """Image ``(1, 3, H, W)`` in [0, 1] from features, cropped to ``size`` (tiled)."""
+        features = features.contiguous(memory_format=torch.channels_last)
+        return unpad(decode_tiled(self.decoder, features, self.tile), size).clamp_(0, 1)
+
+    @torch.inference_mode()
+    def encode_style(self, image: Tensor, size: int = STYLE_SIZE) -> StyleFeatures:
+        """Encode a style image once (resized to long side ``size``; 0 keeps it) for repeated use."""
+        _check_image(image)
+        if size:
+            image = resize(image, *fit_long_side(image.shape[2], image.shape[3], size))
+        return StyleFeatures(self.encode(image)[0])
+
+    # -- the main entry point --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def stylize(self, content: Tensor, styles: Tensor | StyleFeatures | Sequence[Tensor | StyleFeatures],
+                weights: Sequence[float] | None = None, mask: Tensor | None = None, transform: str = "s2",
+                alpha: float = 1.0, preserve_color: bool = False, style_size: int = STYLE_SIZE,
+                stats_hook: StatsHook | None = None, **transform_options) -> StylizeResult:
+        """Stylise ``content`` ``(1, 3, H, W)`` in [0, 1].
+
+        ``styles``: one or several style images ``(1, 3, h, w)`` or cached :class:`StyleFeatures`.
+        ``weights``: mixing weights for several styles (normalised). ``mask`` ``(H, W)`` in [0, 1]: style 0
+        where 1 (white), style 1 where 0 -- needs exactly two styles and no weights. ``alpha`` in [0, 1]:
+        1 = fully stylised, 0 = content reconstruction. ``transform``: ``s2``, ``adain`` or ``wct``;
+        ``transform_options`` go to it (e.g. ``patch_size``, ``match_channels`` for S2).
+        """
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+        if transform not in TRANSFORMS:
+            raise InputError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise InputError(f"alpha must be in [0, 1], got {alpha}")
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        if not style_list:
+            raise InputError("at least one style is needed")
+        if mask is not None:
+            if len(style_list) != 2 or weights is not None:
+                raise InputError("a mask needs exactly two styles (style 1 where the mask is white, style 2 "
+                                 "where it is black) and no --weights")
+        mix = check_weights(weights, len(style_list))
+        _check_image(content)
+        content = content.to(self.device)
+        height, width = content.shape[2:]
+
+        tick = time.perf_counter()
+        features = self.encode(content)[0]
+        timings["encode"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        cached = [s if isinstance(s, StyleFeatures) else self.encode_style(s.to(self.device), style_size)
+                  for s in style_list]
+        for s in cached:
+            if s.features.shape[0] != features.shape[0]:
+                raise InputError(f"style features have {s.features.shape[0]} channels, content "
+                                 f"{features.shape[0]}: encoded with another encoder")
+        timings["encode_style"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        fn = TRANSFORMS[transform]
+        if alpha == 0:
+            mixed = features
+        else:
+            if mask is not None:
+                regions = _region_weights(mask, features.shape[1:], self.device)
+                mixed = torch.zeros_like(features)
+                for i, (style, region) in enumerate(zip(cached, regions, strict=True)):
+                    if float(region.sum()) > 0:
+                        out = fn(features, style, content_mask=region,
+                                 stats_hook=with_prefix(stats_hook, f"style{i}."), **transform_options)
+                        mixed += out * region
+            else:
+                mixed = torch.zeros_like(features)
+                for i, (style, w) in enumerate(zip(cached, mix, strict=True)):
+                    if w > 0:
+                        mixed += w * fn(features, style, stats_hook=with_prefix(stats_hook, f"style{i}."),
+                                        **transform_options)
+            if alpha < 1:
+                mixed = alpha * mixed + (1 - alpha) * features
+        timings["transform"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        image = self.decode(mixed[None], (height, width))
+        if preserve_color:
+            image = _preserve_color(image, content)
+        timings["decode"] = time.perf_counter() - tick
+        return StylizeResult(image=image, seconds=time.perf_counter() - start, timings=timings)
+
+
+def _check_image(image: Tensor) -> None:
+    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise InputError(f"expected an image tensor of shape (1, 3, H, W), got {tuple(image.shape)}")
+    if image.shape[2] < 1 or image.shape[3] < 1:
+        raise InputError("image has no pixels")
+    if not bool(torch.isfinite(image).all()):
+        raise InputError("image contains NaN or infinite values")
+
+
+def _region_weights(mask: Tensor, size: tuple[int, int], device: torch.device) -> list[Tensor]:
+    """Two soft region maps at feature resolution from an ``(H, W)`` mask: mask and 1 - mask."""
+    if mask.dim() != 2:
+        raise InputError(f"mask must be a 2-D (H, W) array, got shape {tuple(mask.shape)}")
+    small = F.interpolate(mask.float()[None, None].to(device), size=size, mode="area")[0, 0].clamp(0, 1)
+    return [small, 1 - small]
+
+
+def widen_decoder_for(decoder: Decoder, encoder: GoogLeNetEncoder) -> Decoder:
+    """A copy of ``decoder`` accepting the unpruned encoder's channels (zero weights for pruned ones).
+
+    Needs the list of kept channels stored with the pruned encoder's weights (``meta["kept_channels"]``).
+    """
+    import copy
+
+    from .weights import encoder_meta
+
+    if decoder.in_channels == encoder.out_channels:
+        return decoder
+    kept = encoder_meta().get("kept_channels")
+    if kept is None or len(kept) != decoder.in_channels:
+        raise InputError("cannot pair this decoder with the unpruned encoder: kept-channel list missing")
+    wide = copy.deepcopy(decoder)
+    old = decoder.reduce
+    wide.reduce = torch.nn.Conv2d(encoder.out_channels, old.out_channels, 1)
+    with torch.no_grad():
+        wide.reduce.weight.zero_()
+        wide.reduce.weight[:, kept] = old.weight
+        wide.reduce.bias.copy_(old.bias)
+    wide.in_channels = encoder.out_channels
+    return wide

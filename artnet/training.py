@@ -1,0 +1,115 @@
+"""What the two training scripts (distill, train-decoder) share: device, schedule, resumable checkpoints.
+
+Training on a 2-core CPU takes hours, so runs must survive interruption: every ``checkpoint_every`` steps
+the full state (model, optimiser, sampler RNG, step, loss history) is written atomically to
+``<run>/checkpoint.pt``; starting the same command again resumes from it. Each step's losses are also
+appended to ``<run>/log.jsonl`` for inspection while the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core_pruning.utils import InputError, atomic_save
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` takes CUDA when present; anything else must be a valid, available torch device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"unknown device {name!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda requested but CUDA is not available on this machine")
+    return device
+
+
+def set_threads(threads: int) -> None:
+    """Bound CPU threads (the machine is shared); 0 leaves torch's default."""
+    if threads < 0:
+        raise InputError(f"threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.02) -> float:
+    """Linear warm-up then cosine decay to ``floor * base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class RunState:
+    """Progress of a training run, saved inside each checkpoint."""
+
+    step: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, float]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.history is None:
+            self.history = []
+
+
+class RunDir:
+    """A run folder: ``checkpoint.pt`` (atomic, resumable), ``log.jsonl`` and ``config.json``."""
+
+    def __init__(self, path: str | Path, config: dict[str, Any]):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.log = self.path / "log.jsonl"
+        self.config = config
+        config_file = self.path / "config.json"
+        if config_file.exists() and self.checkpoint.exists():
+            old = json.loads(config_file.read_text())
+            changed = {k for k in config if k in old and old[k] != config[k] and k not in _RESUMABLE_CHANGES}
+            if changed:
+                raise InputError(f"{self.path} holds a run with different settings ({', '.join(sorted(changed))}); "
+                                 "use another --run folder or delete it")
+        config_file.write_text(json.dumps(config, indent=2))
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.checkpoint.exists():
+            return None
+        return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+
+    def save(self, blob: dict[str, Any], state: RunState) -> None:
+        atomic_save({**blob, "run_state": asdict(state)}, self.checkpoint)
+
+    def append_log(self, record: dict[str, float]) -> None:
+        with self.log.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+#: Settings that may change between a run and its resumption (they do not change the maths done so far).
+_RESUMABLE_CHANGES = {"threads", "device", "checkpoint_every", "export", "card", "progress"}
+
+
+class Timer:
+    """Wall-clock seconds, accumulated across resumptions."""
+
+    def __init__(self, already: float = 0.0):
+        self.already = already
+        self.start = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return self.already + time.monotonic() - self.start
+
+
+def smoothed(history: list[dict[str, float]], key: str, last: int = 50) -> float:
+    """Mean of ``key`` over the last ``last`` logged steps (NaN when none)."""
+    values = [h[key] for h in history[-last:] if key in h]
+    return float(sum(values) / len(values)) if values else float("nan")
