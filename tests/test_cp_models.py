@@ -1,0 +1,101 @@
+"""Every model behind the one RiskModel interface: shapes, persistence, explanations, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cp_predict.augment import AugmentConfig
+from cp_predict.metrics import auc_score
+from cp_predict.models import MODEL_NAMES, TrainConfig, create_model, model_from_state
+from cp_predict.models.attention import JointAttentionNet, JointChannelAttention
+from cp_predict.models.stgcn import spatial_adjacency
+from cp_predict.preprocess import prepare
+from cp_predict.simulate import GeneratorConfig, generate
+
+FAST = TrainConfig(epochs=2, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def data():
+    torch.set_num_threads(1)
+    train = generate(GeneratorConfig(n=160, seed=21))
+    test = generate(GeneratorConfig(n=80, seed=22))
+    return prepare(train), train.labels, prepare(test), test.labels
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_interface_and_state_round_trip(name, data):
+    x, y, xt, _ = data
+    model = create_model(name, FAST).fit(x[:32], y[:32], 25.0, seed=0)
+    logits = model.decision_function(xt[:6], 25.0)
+    assert logits.shape == (6,) and np.isfinite(logits).all()
+    state = model.state()
+    torch.save(state, buf := __import__("io").BytesIO())
+    buf.seek(0)
+    again = model_from_state(torch.load(buf, weights_only=True))
+    np.testing.assert_allclose(again.decision_function(xt[:6], 25.0), logits, rtol=1e-5, atol=1e-6)
+    imp = model.joint_importance(xt[:6], 25.0)
+    if name == "speed":
+        assert imp is None
+    else:
+        assert imp.shape == (6, 18) and (imp >= 0).all()
+
+
+def test_attention_weights_are_per_joint_sigmoids():
+    att = JointChannelAttention(18)
+    scaled, w = att(torch.rand(3, 8, 50, 18))
+    assert w.shape == (3, 18) and ((w > 0) & (w < 1)).all()
+    net = JointAttentionNet().eval()
+    logit, weights, feats = net(torch.randn(2, 2, 300, 18))
+    assert logit.shape == (2,) and weights.shape == (2, 18) and feats.shape[-1] == 18
+
+
+def test_attention_scales_each_joint_by_its_weight():
+    att = JointChannelAttention(18)
+    h = torch.rand(2, 8, 30, 18)
+    scaled, w = att(h)
+    torch.testing.assert_close(scaled, h * w[:, None, None, :])
+
+
+def test_stgcn_graph_partitions():
+    parts = spatial_adjacency()
+    assert parts.shape == (3, 18, 18)
+    np.testing.assert_allclose(parts.sum(axis=0).sum(axis=0), 1.0)  # column-normalised neighbourhoods
+    assert parts[0].diagonal().all()  # every joint is its own root
+
+
+def test_grad_cam_map_and_windows_for_long_recordings(data):
+    x, y, _, _ = data
+    model = create_model("attention", TrainConfig(epochs=1, window=100, stride=50)).fit(x[:16], y[:16], 25.0)
+    long = np.concatenate([x[:2], x[2:4]], axis=2)  # 600 frames -> 11 windows of 100
+    cam = model.joint_time_map(long, 25.0)
+    assert cam.shape == (2, 600, 18) and cam.min() >= 0 and np.allclose(cam.max(axis=(1, 2)), 1.0)
+    logits = model.decision_function(long, 25.0)
+    manual = np.mean([model.decision_function(long[:, :, a:a + 100], 25.0) for a in range(0, 501, 50)], axis=0)
+    np.testing.assert_allclose(logits, manual, rtol=1e-5)
+
+
+def test_speed_threshold_is_a_threshold_on_speed(data):
+    from cp_predict.features import mean_limb_speed
+
+    x, y, xt, _ = data
+    model = create_model("speed").fit(x, y, 25.0)
+    speed = mean_limb_speed(xt, 25.0)
+    above = speed > model.threshold
+    assert np.array_equal(model.decision_function(xt, 25.0) > 0, above if model.coef > 0 else ~above)
+
+
+def test_logreg_learns_the_generator(data):
+    x, y, xt, yt = data
+    model = create_model("logreg").fit(x, y, 25.0)
+    assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.9
+
+
+def test_attention_model_learns_quickly(data):
+    x, y, xt, yt = data
+    cfg = TrainConfig(epochs=12, batch_size=32, augment=AugmentConfig(flip=True))
+    model = create_model("attention", cfg).fit(x, y, 25.0, seed=0)
+    assert model.history[-1] < model.history[0]
+    assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.85
