@@ -1,0 +1,8 @@
+"""``python -m cp_predict``: see :mod:`cp_predict.cli`."""
+
+import sys
+
+from cp_predict.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Subject-disjoint evaluation, calibration and the final model: what ``cp_predict train`` does.
+
+1. Split the infants subject-disjointly: leave-one-subject-out for small sets (``auto``: up to
+   :data:`LOSO_MAX_SUBJECTS` subjects), stratified group k-fold otherwise. Recordings that share a
+   ``subject`` never straddle train and test.
+2. Fit a fresh model per fold; collect out-of-fold logits.
+3. Calibrate them with cross-fitted temperature scaling (:mod:`cp_predict.calibration`) and compute the
+   metrics with 95 % intervals (:mod:`cp_predict.metrics`).
+4. Fit the final model on all infants; its temperature is fitted on all out-of-fold logits. The fold
+   models are kept: their spread gives each prediction's uncertainty band.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
+
+from core_pruning.utils import InputError
+from cp_predict.calibration import cross_fitted_probabilities, fit_temperature, sigmoid
+from cp_predict.data import SkeletonSet
+from cp_predict.metrics import classification_report
+from cp_predict.models import RiskModel, TrainConfig, create_model
+from cp_predict.preprocess import PreprocessConfig, prepare
+from cp_predict.simulate import planted_joints_of
+
+LOSO_MAX_SUBJECTS = 30
+CV_CHOICES = ("auto", "loso", "kfold")
+
+
+@dataclass
+class TrainedModel:
+    """Everything prediction needs, plus how it was evaluated (saved by :mod:`cp_predict.predictor`)."""
+
+    model_name: str
+    preprocess: PreprocessConfig
+    final: RiskModel
+    temperature: float
+    folds: list[RiskModel] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def split_folds(labels: np.ndarray, subjects: list[str], cv: str = "auto", k: int = 5, seed: int = 0
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(train_idx, test_idx), ...]`` with no subject in both; see the module docstring for ``cv``."""
+    if cv not in CV_CHOICES:
+        raise InputError(f"unknown --cv {cv!r} (choose from {', '.join(CV_CHOICES)})")
+    groups = np.unique(np.asarray(subjects), return_inverse=True)[1]
+    n_groups = int(groups.max()) + 1
+    if cv == "auto":
+        cv = "loso" if n_groups <= LOSO_MAX_SUBJECTS else "kfold"
+    if n_groups < 2:
+        raise InputError("cross-validation needs at least 2 subjects")
+    dummy = np.zeros(len(labels))
+    if cv == "loso":
+        return list(LeaveOneGroupOut().split(dummy, labels, groups))
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() < k:
+        raise InputError(f"--cv kfold with k={k} needs at least {k} infants per class, found {counts.tolist()}")
+    return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(dummy, labels, groups))
+
+
+def train_config_for(skeletons: SkeletonSet, base: TrainConfig | None = None) -> tuple[TrainConfig, list[str]]:
+    """Training settings adapted to the data, with notes saying what was changed and why."""
+    cfg = base or TrainConfig()
+    notes = []
+    if planted_joints_of(skeletons) and cfg.augment.flip:
+        from dataclasses import replace
+
+        cfg = replace(cfg, augment=replace(cfg.augment, flip=False))
+        notes.append("left/right flip augmentation off: the data plants abnormal dynamics in fixed joints, and "
+                     "mirroring would move them to the other side")
+    return cfg, notes
+
+
+def train(
+    skeletons: SkeletonSet,
+    model_name: str = "attention",
+    cv: str = "auto",
+    k: int = 5,
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    preprocess_config: PreprocessConfig | None = None,
+    net_config: dict[str, Any] | None = None,
+    test: SkeletonSet | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainedModel:
+    """Cross-validate, calibrate and fit the final model; optionally evaluate on a held-out ``test`` set."""
+    say = progress or (lambda _msg: None)
+    labels = skeletons.require_labels()
+    if len(np.unique(labels)) < 2:
+        raise InputError("training needs infants of both classes (labels 0 and 1)")
+    pre = preprocess_config or PreprocessConfig()
+    cfg, notes = train_config_for(skeletons, train_config)
+    x = prepare(skeletons, pre)
+    folds = split_folds(labels, skeletons.subjects, cv, k, seed)
+    oof = np.zeros(len(labels))
+    fold_of = np.zeros(len(labels), dtype=int)
+    fold_models: list[RiskModel] = []
+    started = time.time()
+    for f, (tr, te) in enumerate(folds):
+        say(f"fold {f + 1}/{len(folds)}: train {len(tr)}, test {len(te)}")
+        model = create_model(model_name, cfg, net_config).fit(x[tr], labels[tr], pre.fps, seed=seed + 1000 * (f + 1))
+        oof[te] = model.decision_function(x[te], pre.fps)
+        fold_of[te] = f
+        fold_models.append(model)
+    probs, fold_temps = cross_fitted_probabilities(oof, labels, fold_of)
+    temperature = fit_temperature(oof, labels)
+    say("final model on all infants")
+    final = create_model(model_name, cfg, net_config).fit(x, labels, pre.fps, seed=seed)
+    scheme = "loso" if len(folds) == len(set(skeletons.subjects)) and cv != "kfold" else f"stratified {len(folds)}-fold"
+    report: dict[str, Any] = {
+        "model": model_name,
+        "data": {"n": len(skeletons), "n_at_risk": int(labels.sum()), "frames": skeletons.num_frames,
+                 "fps": skeletons.fps, "planted_joints": planted_joints_of(skeletons)},
+        "cv": {"scheme": scheme, "folds": len(folds), "seed": seed,
+               "metrics": classification_report(labels, probs, seed=seed),
+               "fold_temperatures": fold_temps,
+               "out_of_fold": [{"name": n, "label": int(y), "probability": float(p)}
+                               for n, y, p in zip(skeletons.names, labels, probs, strict=True)]},
+        "temperature": temperature,
+        "train_config": cfg.to_dict() if model_name in ("attention", "stgcn") else {},
+        "net_config": dict(net_config or {}) if model_name in ("attention", "stgcn") else {},
+        "preprocess": pre.to_dict(),
+        "notes": notes,
+        "train_seconds": round(time.time() - started, 1),
+    }
+    trained = TrainedModel(model_name, pre, final, temperature, fold_models, report)
+    if test is not None:
+        report["test"] = evaluate(trained, test, seed=seed)
+    return trained
+
+
+def calibrated_probabilities(trained: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Final-model probabilities ``(N,)`` and fold-model probabilities ``(K, N)``, all temperature-scaled."""
+    fps = trained.preprocess.fps
+    p = sigmoid(trained.final.decision_function(x, fps) / trained.temperature)
+    folds = np.array([sigmoid(m.decision_function(x, fps) / trained.temperature) for m in trained.folds])
+    return p, folds.reshape(len(trained.folds), len(x))
+
+
+def evaluate(trained: TrainedModel, skeletons: SkeletonSet, seed: int = 0) -> dict[str, Any]:
+    """Metrics with 95 % intervals of the final calibrated model on a labelled set."""
+    labels = skeletons.require_labels()
+    x = prepare(skeletons, trained.preprocess)
+    probs, _ = calibrated_probabilities(trained, x)
+    return {"n": len(skeletons), "metrics": classification_report(labels, probs, seed=seed),
+            "planted_joints": planted_joints_of(skeletons)}
