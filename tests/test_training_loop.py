@@ -62,7 +62,8 @@ class Recorder(Callback):
     def on_epoch_start(self, trainer):
         self.events.append("epoch_start")
 
-    def on_batch_start(self, trainer):
+    def on_batch_start(self, trainer, inputs, targets):
+        assert inputs.shape[0] == targets.shape[0]
         self.events.append("batch_start")
 
     def extra_loss(self, trainer, outputs):

@@ -47,8 +47,8 @@ class Callback:
     def on_epoch_start(self, trainer: Trainer) -> None:
         pass
 
-    def on_batch_start(self, trainer: Trainer) -> None:
-        pass
+    def on_batch_start(self, trainer: Trainer, inputs: Any, targets: torch.Tensor) -> None:
+        """Before the forward pass of a training batch (already on the trainer's device)."""
 
     def extra_loss(self, trainer: Trainer, outputs: torch.Tensor) -> torch.Tensor | None:
         """A term added to the data loss before backward (e.g. a sparsity regulariser)."""

@@ -69,6 +69,14 @@ class TrainConfig:
     resume: bool = True  # continue from ``checkpoint`` when it exists
     eval_every: int = 1
 
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> TrainConfig:
+        """Build from a dict of field values; unknown names raise :class:`InputError`."""
+        unknown = sorted(set(options) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown training option {unknown[0]!r}")
+        return cls(**options).validate()
+
     def validate(self) -> TrainConfig:
         checks = [
             (isinstance(self.epochs, int) and self.epochs >= 0, f"epochs must be an integer >= 0, got {self.epochs!r}"),
@@ -273,6 +281,7 @@ class Trainer:
             cb.on_epoch_start(self)
         sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
         start = time.perf_counter()
+        lr = self.optimizer.param_groups[0]["lr"]  # logged: the rate the epoch started with
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
                    disable=not (c.progress and self.dist.is_main))
         for i, batch in enumerate(self._loader(train_data, self.epoch)):
@@ -289,13 +298,13 @@ class Trainer:
         bar.close()
         distributed.all_reduce_sum(sums)
         n = max(float(sums[2]), 1.0)
-        return {"train_loss": float(sums[0]) / n, "train_accuracy": float(sums[1]) / n,
-                "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        return {"train_loss": float(sums[0]) / n, "train_accuracy": float(sums[1]) / n, "lr": lr,
+                "seconds": time.perf_counter() - start}
 
     def train_step(self, inputs: Any, targets: torch.Tensor) -> BatchResult:
         """One optimisation step on one batch, with every callback hook around it."""
         for cb in self.callbacks:
-            cb.on_batch_start(self)
+            cb.on_batch_start(self, inputs, targets)
         outputs = _forward(self.net, inputs)
         loss = self.loss_fn(outputs, targets)
         total = loss
@@ -363,7 +372,4 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int = 256, loss_fn: Lo
 def train(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, *,
           callbacks: Sequence[Callback] = (), loss_fn: LossFn | None = None, **config: Any) -> TrainResult:
     """Train ``model`` in place; ``config`` are :class:`TrainConfig` fields (``epochs=5, lr=0.05, ...``)."""
-    unknown = sorted(set(config) - set(TrainConfig.__dataclass_fields__))
-    if unknown:
-        raise InputError(f"unknown training option {unknown[0]!r}")
-    return Trainer(model, TrainConfig(**config), callbacks, loss_fn).fit(train_data, val_data)
+    return Trainer(model, TrainConfig.from_options(config), callbacks, loss_fn).fit(train_data, val_data)
