@@ -1,0 +1,129 @@
+"""``python -m core_pruning prune``: prune a model to a budget and write the pruned model, its plan and report.
+
+Output folder ``--out DIR`` (refused when it exists and is not empty, unless ``--force``):
+
+- ``model.pt``: the pruned model in ``save_pruned`` format (plan + state dict; loads with
+  ``torch.load(weights_only=True)``) and ``model.json``, its card (how to rebuild the unpruned base, input size);
+- ``plan.json``: the replayable plan from the unpruned base (for an already pruned input, its plan followed by
+  this one), for ``core_pruning.apply_plan``;
+- ``report.json``: FLOPs/params/channels before and after, removed channels per layer.
+
+Load the result back in Python with ``core_pruning.load_pruned(build_model(arch, ...), "DIR/model.pt", x)``,
+or pass ``DIR`` (or ``DIR/model.pt``) as ``--model`` to ``prune`` or ``analyze`` again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core_pruning.cli.common import (
+    add_calibration_arguments,
+    add_model_arguments,
+    parse_options,
+    prepare_inputs,
+)
+from core_pruning.cli.model_source import write_card
+from core_pruning.criteria import CRITERIA, get_criterion
+from core_pruning.engine import prune
+from core_pruning.plan import PruningPlan, save_pruned
+from core_pruning.utils.cli import InputError, print_json
+from core_pruning.utils.io import atomic_write_text
+
+EXAMPLES = """examples:
+  python -m core_pruning prune --model torchvision:resnet18 --criterion cpmc --target-flops 0.5 --out out/r18
+  python -m core_pruning prune --model resnet20 --input-size 1,28,28 --criterion l1 --target-params 0.4 --out out/r20
+  python -m core_pruning prune --model my_model.pt --input-size 3,64,64 --criterion zero --calib images/ --out out/z
+  python -m core_pruning prune --model out/r20 --criterion l2 --channel-ratio 0.8 --out out/r20b --json
+"""
+BUDGETS = (("target_flops", "--target-flops"), ("target_params", "--target-params"),
+           ("channel_ratio", "--channel-ratio"))
+
+
+def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help="prune a model to a FLOPs, parameter or channel budget",
+                                   description=__doc__.splitlines()[0].split(": ", 1)[1], epilog=EXAMPLES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
+    parser.add_argument("--criterion", default="cpmc", help=f"one of {', '.join(sorted(CRITERIA))} (default cpmc)")
+    parser.add_argument("--option", action="append", metavar="KEY=VALUE",
+                        help="criterion option, e.g. flops_weight=0.5 or dependency=false (repeatable)")
+    budget = parser.add_argument_group("budget: the fraction to KEEP, in (0, 1]; give one (none for --criterion zero)")
+    budget.add_argument("--target-flops", type=float, metavar="F", help="keep this fraction of the FLOPs (MACs)")
+    budget.add_argument("--target-params", type=float, metavar="F", help="keep this fraction of the parameters")
+    budget.add_argument("--channel-ratio", type=float, metavar="F", help="keep this fraction of conv/linear channels")
+    limits = parser.add_argument_group("per-layer limits")
+    limits.add_argument("--min-channels", type=int, default=1, help="channels kept per layer at least (default 1)")
+    limits.add_argument("--round-to", type=int, default=1, help="kept channel counts a multiple of this")
+    limits.add_argument("--max-layer-ratio", type=float, default=1.0, help="largest fraction removed from one layer")
+    limits.add_argument("--ignore", action="append", metavar="LAYER", help="layer name or glob never pruned")
+    add_calibration_arguments(parser)
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, plan.json, report.json")
+    output.add_argument("--force", action="store_true", help="write into an existing, non-empty --out folder")
+    output.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    output.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def check_out_dir(path: Path, force: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise InputError(f"{path} already exists and is not empty (use --force to overwrite)")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = parse_options(args.option)
+    if args.criterion == "random":
+        options.setdefault("seed", args.seed)
+    criterion = get_criterion(args.criterion, **options)  # unknown criterion/option: one-line error, early
+    budgets = {key: getattr(args, key) for key, _ in BUDGETS if getattr(args, key) is not None}
+    if args.criterion != "zero" and len(budgets) != 1:
+        raise InputError("give exactly one of --target-flops, --target-params or --channel-ratio")
+    if args.criterion == "zero" and budgets:
+        raise InputError("criterion 'zero' removes exactly the dead channels; give no --target-* or --channel-ratio")
+    out = Path(args.out)
+    check_out_dir(out, args.force)
+
+    inputs = prepare_inputs(args, needs_data=criterion.needs_data, needs_labels=args.criterion == "taylor",
+                            command=f"criterion {args.criterion!r}")
+    loaded = inputs.loaded
+    model_file = out / "model.pt"
+    if loaded.kind == "module" and Path(loaded.base["module"]) == model_file.resolve():
+        raise InputError(f"--out would overwrite {model_file}, the whole-module base it is pruned from")
+    result = prune(loaded.model, inputs.example, criterion=args.criterion, calib_data=inputs.calib,
+                   ignored_layers=args.ignore, min_channels=args.min_channels, round_to=args.round_to,
+                   max_layer_ratio=args.max_layer_ratio, progress=args.progress, **budgets, **options)
+    plan = result.plan
+    if loaded.plan is not None:  # replayable from the unpruned base: earlier edits first
+        plan = PruningPlan(steps=[*loaded.plan.steps, *plan.steps], criterion=plan.criterion, options=plan.options,
+                           target=plan.target, model_class=plan.model_class)
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_pruned(loaded.model, plan, model_file)
+    write_card(model_file, loaded)
+    plan.save(out / "plan.json")
+    report = {"model": args.model, "input_size": list(loaded.input_size), **result.report,
+              "files": {"model": str(model_file), "card": str(out / "model.json"), "plan": str(out / "plan.json"),
+                        "report": str(out / "report.json")}}
+    atomic_write_text(json.dumps(report, indent=1), out / "report.json")
+    if args.json:
+        print_json(report)
+    else:
+        print(summary_line(report))
+        print(f"wrote {model_file} (+ model.json card), {out / 'plan.json'}, {out / 'report.json'}")
+    return 0
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    target = report["target"]
+    goal = f" to {target['fraction']:.0%} of {target['kind']}" if target else " (dead channels only)"
+    return (f"pruned {report['model']} with {report['criterion']}{goal}: "
+            f"FLOPs {report['flops_before'] / 1e6:.2f}M -> {report['flops_after'] / 1e6:.2f}M "
+            f"({report['flops_ratio']:.3f}), params {report['params_before'] / 1e6:.3f}M -> "
+            f"{report['params_after'] / 1e6:.3f}M ({report['params_ratio']:.3f}), channels "
+            f"{report['channels_before']} -> {report['channels_after']} in {report['seconds']:.1f}s")
