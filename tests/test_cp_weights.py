@@ -1,0 +1,48 @@
+"""The shipped default model (weights/cp_attention.pt) and its JSON card."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core_pruning.utils import weights_file
+from cp_predict import RESEARCH_NOTICE
+from cp_predict.metrics import auc_score
+from cp_predict.predictor import load_model, predict
+from cp_predict.simulate import GeneratorConfig, generate
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def test_card_describes_how_the_weights_were_made():
+    card = json.loads(weights_file("cp_attention.json").read_text())
+    assert card["notice"] == RESEARCH_NOTICE
+    assert "synthetic" in card["trained_on"] and "no real infant data" in card["trained_on"]
+    assert card["seed"] == 0 and card["model"] == "attention"
+    assert any(c.startswith("python -m cp_predict simulate") for c in card["commands"])
+    assert card["command"].startswith("python -m cp_predict train")
+    assert card["test"]["metrics"]["auc"]["value"] >= 0.95
+    assert weights_file("cp_attention.pt").stat().st_size < 5 * 2**20
+
+
+def test_shipped_model_separates_freshly_generated_infants(model):
+    data = generate(GeneratorConfig(n=40, seed=777))  # a seed the model never saw
+    results = predict(model, data, with_map=False)
+    probs = np.array([r.probability for r in results])
+    assert auc_score(data.labels, probs) >= 0.9
+    assert model.model_name == "attention" and len(model.folds) == 5
+
+
+@pytest.mark.shared
+def test_shipped_model_runs_on_mini_rgbd(shared_dir, model):
+    from cp_predict.formats import read_npz
+
+    data = read_npz(shared_dir / "data" / "cp" / "mini_rgbd_openpose18.npz")
+    results = predict(model, data, with_map=False)
+    assert [r.name for r in results] == data.names
+    assert all(0 <= r.interval[0] <= r.probability <= r.interval[1] <= 1 for r in results)
