@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -59,3 +63,17 @@ def test_unknown_model_or_data_and_existing_output_are_refused(tmp_path, capsys)
     assert main([*BASE, "--method", "sfp", "--out", str(taken)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert (taken / "x").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_train_prune_runs_unchanged_under_torchrun(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    out = tmp_path / "ddp"
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "core_pruning", *BASE, "--method", "cac", "--batch-size", "32", "--out", str(out),
+                          "--json"], env=env, timeout=600, capture_output=True, text=True, cwd=repo)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)  # one JSON document: only the main process prints
+    assert 0.48 <= report["flops_ratio"] <= 0.5
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "model.pt", "plan.json", "report.json"]

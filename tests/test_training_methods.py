@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -320,3 +325,44 @@ def test_method_inputs_are_validated(digits):
     with pytest.raises(InputError, match="cannot reach"):
         pruner = HFP(frozen, x, 0.01, min_channels=8)
         Trainer(frozen, config(epochs=1, steps_per_epoch=1), [pruner]).fit(digits.train)
+
+
+DDP_PRUNE_SCRIPT = """
+import json, sys, torch
+from core_pruning.datasets import load_dataset
+from core_pruning.models import build_model
+from core_pruning.training import distributed, train_prune
+
+torch.set_num_threads(1)
+data = load_dataset("digits")
+out = {}
+for method in ("sfp", "cac", "dais"):
+    torch.manual_seed(0)
+    model = build_model("resnet20", num_classes=10, in_channels=1)
+    options = {"interval": 2} if method == "cac" else {}
+    result = train_prune(method, model, data.train, data.test, data.example_input, epochs=2, finetune_epochs=1,
+                         method_options=options,
+                         train_options={"steps_per_epoch": 4, "batch_size": 32, "progress": False})
+    out[method] = {"plan": result.plan.to_dict(), "accuracy": result.report["final_accuracy"],
+                   "weights": float(sum(p.double().sum() for p in model.parameters()))}
+rank = distributed.current().rank
+with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
+    json.dump(out, f)
+"""
+
+
+@pytest.mark.slow
+def test_pruning_methods_under_torchrun_agree_across_processes(tmp_path):
+    """Under DDP (2 Gloo processes) every process removes the same channels and ends with the same weights."""
+    script = tmp_path / "ddp_prune.py"
+    script.write_text(DDP_PRUNE_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script), str(tmp_path)], env=env, timeout=600, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for method in ("sfp", "cac", "dais"):
+        assert ranks[0][method]["plan"] == ranks[1][method]["plan"], method
+        assert ranks[0][method]["plan"]["steps"][0]["prunes"], method
+        assert ranks[0][method]["accuracy"] == ranks[1][method]["accuracy"]
+        assert ranks[0][method]["weights"] == pytest.approx(ranks[1][method]["weights"], rel=1e-6)
