@@ -1,4 +1,4 @@
-"""``python -m cp_predict train|predict|simulate|extract|evaluate`` (``--help`` on each).
+"""``python -m cp_predict train|predict|simulate|extract|evaluate|prune`` (``--help`` on each).
 
 Bad input prints one ``error: ...`` line and exits with code 2; outputs are never overwritten without
 ``--force``; ``--json`` prints one JSON document on stdout. Every output carries the research-use notice.
@@ -87,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", required=True)
     p.add_argument("--out", required=True, help="output skeleton .npz")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after this many frames")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("prune", help="prune the attention model with core_pruning (CPMC) to a FLOPs budget")
+    p.add_argument("--model", help="model directory or .pt file (default: shipped weights)")
+    p.add_argument("--out", required=True, help="output model directory")
+    p.add_argument("--target-flops", type=float, default=0.5, help="fraction of FLOPs to keep (default 0.5)")
+    p.add_argument("--data", help="labelled .npz to fine-tune on after pruning")
+    p.add_argument("--fine-tune-epochs", type=int, default=0)
+    p.add_argument("--test", help="labelled .npz: report metrics before and after pruning")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=_positive_int, default=1)
     p.add_argument("--force", action="store_true")
     p.add_argument("--json", action="store_true")
 
@@ -247,6 +259,49 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from cp_predict.formats import load_skeletons
+    from cp_predict.predictor import load_model, save_model
+    from cp_predict.pruning import latency_ms, prune_trained
+    from cp_predict.training import evaluate
+
+    if not 0 < args.target_flops <= 1:
+        raise InputError(f"--target-flops must be in (0, 1], got {args.target_flops:g}")
+    if args.fine_tune_epochs < 0:
+        raise InputError("--fine-tune-epochs must be >= 0")
+    out = check_output_path(args.out, args.force)
+    model = load_model(args.model)
+    data = load_skeletons(args.data) if args.data else None
+    test = load_skeletons(args.test) if args.test else None
+    _set_threads(args.threads)
+    pruned, report = prune_trained(model, args.target_flops, data, args.fine_tune_epochs, seed=args.seed)
+    report["latency_ms_before"] = latency_ms(model.final)
+    report["latency_ms_after"] = latency_ms(pruned.final)
+    report["threads"] = args.threads
+    if test is not None:
+        report["test_before"] = evaluate(model, test, seed=args.seed)["metrics"]
+        report["test_after"] = evaluate(pruned, test, seed=args.seed)["metrics"]
+    pruned.report["pruning"] = report
+    card = {"notice": RESEARCH_NOTICE, "pruned_from": str(args.model or "weights/cp_attention.pt"),
+            "command": "python -m cp_predict " + " ".join(args.argv), "pruning": report}
+    save_model(pruned, out, card)
+    if args.json:
+        print_json({"notice": RESEARCH_NOTICE, "out": str(out), **report})
+    else:
+        print(f"FLOPs {report['flops_before']:,} -> {report['flops_after']:,} ({100 * report['flops_ratio']:.0f}%), "
+              f"params {report['params_before']:,} -> {report['params_after']:,}; CPU latency per "
+              f"{pruned.final.train_config.window}-frame window {report['latency_ms_before']:.2f} -> "
+              f"{report['latency_ms_after']:.2f} ms ({args.threads} thread(s))")
+        if test is not None:
+            from cp_predict.metrics import format_metric
+
+            for name in ("accuracy", "auc"):
+                print(f"  test {name}: {format_metric(report['test_before'][name])} -> "
+                      f"{format_metric(report['test_after'][name])}")
+        print(f"saved {out}/model.pt\n{RESEARCH_NOTICE}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from cp_predict.evaluation import evaluate_with_explanations
     from cp_predict.formats import load_skeletons
@@ -269,7 +324,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "simulate": cmd_simulate, "extract": cmd_extract,
-            "evaluate": cmd_evaluate}
+            "evaluate": cmd_evaluate, "prune": cmd_prune}
 
 
 @cli_entry
