@@ -1,0 +1,184 @@
+"""Quality of ArtNet (S2, AdaIN, WCT) against the teacher's own VGG19-derived enc4/dec4 (AdaIN, WCT).
+
+On the 7 content x 20 style grid of ``../shared/data/style`` at 512 px (long side), every method stylises
+every pair (alpha 1), and the teacher network -- independent of the ArtNet encoder -- scores the result:
+
+* content loss: MSE of teacher relu4_1 (aux, VGG width) features, output vs content;
+* style loss (mean/std): sum over relu1_1..relu4_1 of the mean squared differences of channel means and
+  standard deviations, output vs style (style at 512 px);
+* style loss (Gram): sum over the same layers of the mean squared Gram-matrix difference;
+* edge SSIM: SSIM of Sobel edge magnitudes, output vs content (structure kept, higher is better).
+
+Prints the table (means over all pairs, with the command, machine and date), the target check
+("S2 has lower style loss than AdaIN at a content loss within 10% of AdaIN's"), and writes a small PNG grid
+of examples plus the raw numbers as JSON.
+
+    python benchmarks/artnet_quality.py --grid weights/artnet_quality_grid.png --json-out weights/artnet_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from artnet import ArtNet
+from artnet.images import load_tensor, to_uint8
+from artnet.metrics import (
+    content_loss,
+    edge_ssim,
+    style_loss_gram,
+    style_loss_meanstd,
+    teacher_features,
+)
+from artnet.teacher import load_teacher_decoder, load_teacher_encoder
+from core_pruning.shared_data import shared_path
+
+METHODS = {  # name -> (network, transform)
+    "artnet_s2": ("artnet", "s2"),
+    "artnet_adain": ("artnet", "adain"),
+    "artnet_wct": ("artnet", "wct"),
+    "teacher_adain": ("teacher", "adain"),
+    "teacher_wct": ("teacher", "wct"),
+    "teacher_s2": ("teacher", "s2"),  # the S2 transform on the teacher's features: S2 independent of ArtNet
+}
+GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
+              ("cornell", "woman_with_hat_matisse"))
+
+
+def header(title: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    command = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+    return (f"## {title}\ncommand: {command}\nmachine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads)\ndate: {datetime.datetime.now().isoformat(timespec='minutes')}")
+
+
+def make_grid(cells: list[list[np.ndarray]], labels: list[str], side: int, path: Path) -> None:
+    """Rows of equally sized cells with a label strip on top, saved as a palette PNG (small file)."""
+    from PIL import Image, ImageDraw
+
+    rows, cols = len(cells), len(cells[0])
+    strip = 14
+    canvas = Image.new("RGB", (cols * side, strip + rows * side), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, label in enumerate(labels):
+        draw.text((c * side + 3, 1), label, fill="black")
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            image = Image.fromarray(cell)
+            image.thumbnail((side, side))
+            canvas.paste(image, (c * side + (side - image.width) // 2, strip + r * side + (side - image.height) // 2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=512, help="long side of contents and styles (512)")
+    parser.add_argument("--contents", type=int, default=0, help="use only the first N contents (0: all 7)")
+    parser.add_argument("--styles", type=int, default=0, help="use only the first N styles (0: all 20)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of methods")
+    parser.add_argument("--grid", type=Path, help="write an example grid PNG here")
+    parser.add_argument("--grid-side", type=int, default=112, help="grid cell side in pixels (112)")
+    parser.add_argument("--json-out", type=Path, help="write all numbers here")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    methods = [m for m in args.methods.split(",") if m]
+    contents = sorted(shared_path("data", "style", "content").iterdir())[: args.contents or None]
+    styles = sorted(shared_path("data", "style", "style").iterdir())[: args.styles or None]
+    nets = {"artnet": ArtNet.load(device="cpu"),
+            "teacher": ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device="cpu")}
+    teacher = load_teacher_encoder(4)
+    style_cache = {net: {} for net in nets}
+    style_feats = {}
+    per_method: dict[str, list[dict]] = {m: [] for m in methods}
+    grid_images: dict[tuple[str, str, str], np.ndarray] = {}
+    start = time.perf_counter()
+    for content_path in contents:
+        content = load_tensor(content_path, args.size)
+        content_feats = teacher_features(teacher, content)
+        for style_path in styles:
+            style = load_tensor(style_path, args.size)
+            if style_path.stem not in style_feats:
+                style_feats[style_path.stem] = teacher_features(teacher, style)
+            for method in methods:
+                net_name, transform = METHODS[method]
+                net = nets[net_name]
+                cached = style_cache[net_name].setdefault(style_path.stem, net.encode_style(style, 0))
+                result = net.stylize(content, cached, transform=transform)
+                out_feats = teacher_features(teacher, result.image)
+                per_method[method].append({
+                    "content": content_path.stem, "style": style_path.stem,
+                    "content_loss": content_loss(out_feats, content_feats),
+                    "style_loss_meanstd": style_loss_meanstd(out_feats, style_feats[style_path.stem]),
+                    "style_loss_gram": style_loss_gram(out_feats, style_feats[style_path.stem]),
+                    "edge_ssim": edge_ssim(result.image, content),
+                    "seconds": result.seconds,
+                })
+                if (content_path.stem, style_path.stem) in GRID_PAIRS:
+                    grid_images[(content_path.stem, style_path.stem, method)] = to_uint8(result.image)
+                    grid_images[(content_path.stem, style_path.stem, "content")] = to_uint8(content)
+                    grid_images[(content_path.stem, style_path.stem, "style")] = to_uint8(style)
+        print(f"done {content_path.stem} ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+
+    keys = ("content_loss", "style_loss_meanstd", "style_loss_gram", "edge_ssim", "seconds")
+    summary = {m: {k: float(np.mean([r[k] for r in rows])) for k in keys} for m, rows in per_method.items()}
+    pairs = len(contents) * len(styles)
+    print(header(f"ArtNet quality: {len(contents)} contents x {len(styles)} styles = {pairs} pairs at {args.size} px"))
+    print()
+    print("| method | content loss (relu4_1) | style loss mean/std | style loss Gram | edge SSIM | s/image |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method, s in summary.items():
+        print(f"| {method} | {s['content_loss']:.4f} | {s['style_loss_meanstd']:.4f} | {s['style_loss_gram']:.4f} | "
+              f"{s['edge_ssim']:.3f} | {s['seconds']:.2f} |")
+    verdict = {}
+    if "artnet_s2" in summary and "artnet_adain" in summary:
+        s2, ada = summary["artnet_s2"], summary["artnet_adain"]
+        wins = {k: sum(a[k] < b[k] for a, b in zip(per_method["artnet_s2"], per_method["artnet_adain"], strict=True))
+                for k in ("style_loss_meanstd", "style_loss_gram")}
+        verdict = {
+            "content_loss_ratio_s2_over_adain": s2["content_loss"] / ada["content_loss"],
+            "style_meanstd_ratio_s2_over_adain": s2["style_loss_meanstd"] / ada["style_loss_meanstd"],
+            "style_gram_ratio_s2_over_adain": s2["style_loss_gram"] / ada["style_loss_gram"],
+            "pairs_where_s2_style_meanstd_lower": wins["style_loss_meanstd"],
+            "pairs_where_s2_style_gram_lower": wins["style_loss_gram"],
+            "pairs": pairs,
+        }
+        met = (verdict["style_meanstd_ratio_s2_over_adain"] < 1 and verdict["content_loss_ratio_s2_over_adain"] <= 1.1)
+        print()
+        print(f"target (S2 style loss < AdaIN's at content loss within 10%): {'MET' if met else 'NOT MET'} -- "
+              f"content x{verdict['content_loss_ratio_s2_over_adain']:.3f}, style mean/std "
+              f"x{verdict['style_meanstd_ratio_s2_over_adain']:.3f}, "
+              f"Gram x{verdict['style_gram_ratio_s2_over_adain']:.3f}"
+              f"; S2 lower mean/std style loss on {wins['style_loss_meanstd']}/{pairs} pairs")
+        verdict["target_met"] = met
+    if args.grid and grid_images:
+        shown = [p for p in GRID_PAIRS if (p[0], p[1], "content") in grid_images]
+        columns = ["content", "style", *methods]
+        cells = [[grid_images[(c, s, col)] for col in columns] for c, s in shown]
+        make_grid(cells, [c.replace("artnet_", "ArtNet ").replace("teacher_", "teacher ") for c in columns],
+                  args.grid_side, args.grid)
+        print(f"grid: {args.grid} ({args.grid.stat().st_size / 1024:.0f} KB)")
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps({"summary": summary, "verdict": verdict, "size": args.size,
+                                             "rows": per_method}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
