@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="optional held-out labelled .npz evaluated with the final model")
     p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (neural models; default 30)")
     p.add_argument("--no-velocity", action="store_true", help="positions only (no velocity channels)")
+    p.add_argument("--rotate", action="store_true", help="rotate each recording so the trunk is vertical")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
@@ -142,7 +143,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     test = load_skeletons(args.test, trust_pickle=args.trust_pickle) if args.test else None
     _set_threads(args.threads)
     cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs)
+    from cp_predict.preprocess import PreprocessConfig
+
     trained = train(data, args.model, cv=args.cv, k=args.folds, seed=args.seed, train_config=cfg,
+                    preprocess_config=PreprocessConfig(rotate=args.rotate),
                     net_config={"velocity": not args.no_velocity}, test=test, progress=_progress(not args.json))
     card = model_card(trained.report, args, args.argv)
     save_model(trained, out, card)

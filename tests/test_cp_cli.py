@@ -68,6 +68,13 @@ def test_train_attention_json_and_held_out_test(workdir, capsys):
     assert "flip augmentation off" in report["notes"][0]  # planted joints in the training file
     code, _, err = run(capsys, "train", "--data", workdir / "train.npz", "--out", workdir / "att", "--epochs", 1)
     assert code == 2 and "already exists" in err
+    code, stdout, _ = run(capsys, "train", "--data", workdir / "test.npz", "--out", workdir / "rot", "--epochs", 1,
+                          "--cv", "kfold", "--folds", 2, "--rotate", "--no-velocity", "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["preprocess"]["rotate"] is True and report["net_config"] == {"velocity": False}
+    from cp_predict.predictor import load_model
+
+    assert load_model(workdir / "rot").preprocess.rotate
 
 
 def test_predict_json_in_input_order(workdir, capsys):
