@@ -9,6 +9,7 @@ Scores and costs are vectors over the root channels.
 from __future__ import annotations
 
 import fnmatch
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,11 +164,13 @@ def output_layers(model: nn.Module, example_inputs: Any) -> list[nn.Module]:
     """Layers whose output tensor is returned by the model as is (e.g. the classifier): never pruned."""
     from core_pruning.counting import run_model
 
-    produced: dict[int, nn.Module] = {}
+    # id() of a freed tensor is reused by later tensors, so each entry keeps a weak reference to check
+    # that the returned tensor is the very one the layer produced (not a newcomer at the same address).
+    produced: dict[int, tuple[nn.Module, weakref.ref]] = {}
 
     def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
         if isinstance(output, torch.Tensor):
-            produced[id(output)] = module
+            produced[id(output)] = (module, weakref.ref(output))
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, WEIGHTED)]
     was_training = model.training
@@ -189,7 +192,12 @@ def output_layers(model: nn.Module, example_inputs: Any) -> list[nn.Module]:
             stack.extend(item)
         else:
             flat.append(item)
-    return [produced[id(t)] for t in flat if isinstance(t, torch.Tensor) and id(t) in produced]
+    found = []
+    for t in flat:
+        entry = produced.get(id(t)) if isinstance(t, torch.Tensor) else None
+        if entry is not None and entry[1]() is t:
+            found.append(entry[0])
+    return found
 
 
 def module_names(model: nn.Module) -> dict[nn.Module, str]:

@@ -322,3 +322,25 @@ def test_criteria_work_as_torch_pruning_importance():
              if g[0].dep.target.module is model.layer1[0].conv1][0]
     scores = imp(group)
     assert set(torch.nonzero(scores == 0).flatten().tolist()) == {1, 5, 9}
+
+
+def test_output_layers_are_not_confused_by_reused_tensor_ids():
+    """A conv whose output was freed mid-forward must not be taken for the output layer when the returned
+    tensor (here a ReLU result) happens to reuse its Python id; such convs were wrongly kept whole."""
+    from core_pruning.groups import output_layers
+
+    class Chain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Conv2d(4, 4, 3, padding=1) for _ in range(4))
+
+        def forward(self, x):
+            for i, conv in enumerate(self.convs):
+                x = nn.functional.max_pool2d(x, 2) if i == 2 else x
+                x = torch.relu(conv(x))
+            return x
+
+    for width in (16, 32, 64):  # several allocation patterns
+        assert output_layers(Chain().eval(), torch.randn(1, 4, width, width)) == []
+    model = small_resnet()
+    assert output_layers(model, X28[:1]) == [model.fc]
