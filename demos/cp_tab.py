@@ -9,6 +9,7 @@ Research use only — not a diagnostic device.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from functools import lru_cache
@@ -20,7 +21,12 @@ import gradio as gr
 from cp_predict import RESEARCH_NOTICE
 
 SKELETON_TYPES = [".npz", ".csv", ".json"]
-_GIF_DIR = Path(tempfile.mkdtemp(prefix="prunelab-cp-"))
+
+
+@lru_cache(maxsize=1)
+def _gif_dir() -> Path:
+    """One private temporary folder for the animations; emptied before each new one is drawn."""
+    return Path(tempfile.mkdtemp(prefix="prunelab-cp-"))
 
 
 @lru_cache(maxsize=1)
@@ -97,13 +103,14 @@ def run(example: str | None, files: list[str] | None, video: str | None, index: 
         if result.joint_importance else None
     heat = importance_heatmap(result.joint_time_importance, result.fps) \
         if result.joint_time_importance is not None else None
-    for old in _GIF_DIR.glob("*.gif"):
+    for old in _gif_dir().glob("*.gif"):
         old.unlink(missing_ok=True)
     gif = None
     if result.joint_time_importance is not None:
         positions = prepare(data, model.preprocess)[0]
-        gif = str(skeleton_gif(positions, result.joint_time_importance, Path(tempfile.mkstemp(
-            suffix=".gif", dir=_GIF_DIR)[1]), fps=result.fps))
+        fd, name = tempfile.mkstemp(suffix=".gif", dir=_gif_dir())
+        os.close(fd)
+        gif = str(skeleton_gif(positions, result.joint_time_importance, Path(name), fps=result.fps))
     return _summary(result, model), bars, heat, gif, result.quality
 
 
