@@ -13,6 +13,8 @@ MNIST-5k split ``load_dataset("mnist5k", seed=0)``: 4,000 train / 1,000 test):
   accuracy is that of the network as it would be deployed then: the zeroed network for SFP/HFP/GHFP, the
   masked network for CAC, the continuous-indicator network for DAIS (binarised only at the end), the
   *unpruned* network during the one-shot row's pre-training. ``-`` when a seed never reaches it.
+- ``sfp_bn`` / ``ghfp_bn``: SFP and GHFP scoring filters by their BatchNorm scale instead of the L2 norm of
+  the conv weights (a BN network's output does not depend on a conv filter's scale; see the README).
 - DCPH: ResNet-20 at 2x width trained with CAC and pruned to the FLOPs of the 1x network, against the 1x
   network trained directly for the same total epochs (no pruning).
 
@@ -42,7 +44,11 @@ from core_pruning.training import TrainConfig, Trainer, dcph_target_flops, evalu
 from core_pruning.utils import atomic_write_text, seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ["hfp", "sfp", "ghfp", "cac", "dais", "oneshot_cpmc"]
+METHODS = ["hfp", "sfp", "ghfp", "cac", "dais", "oneshot_cpmc", "sfp_bn", "ghfp_bn"]
+VARIANTS = {  # extra rows: a method with non-default options
+    "sfp_bn": ("sfp", {"criterion": "bn_scale"}),
+    "ghfp_bn": ("ghfp", {"criterion": "bn_scale"}),
+}
 
 
 def machine() -> str:
@@ -91,8 +97,10 @@ def run_method(method: str, seed: int, data, args) -> dict[str, Any]:
         report = {**result.report, "final_accuracy": evaluate(model, data.test)["accuracy"],
                   "max_output_diff": None}  # one-shot pruning has no masked model to compare with
         return {"report": report, "curve": curve(pre) + curve(ft)}
+    method, options = VARIANTS.get(method, (method, {}))
     result = train_prune(method, model, data.train, data.test, x, target_flops=args.target, epochs=args.epochs,
-                         finetune_epochs=args.finetune_epochs, train_options=train_options, finetune_options=finetune)
+                         finetune_epochs=args.finetune_epochs, train_options=train_options, finetune_options=finetune,
+                         method_options=options)
     return {"report": result.report, "curve": curve(result.history) + curve(result.finetune_history)}
 
 

@@ -107,7 +107,6 @@ class DAIS(TrainingPruner):
     def on_fit_start(self, trainer: Any) -> None:
         if not self.binarized:
             self.gates.attach()
-        self.device = trainer.device
 
     def on_epoch_start(self, trainer: Any) -> None:
         sampler = DistributedSampler(self.heldout, num_replicas=trainer.dist.world_size, rank=trainer.dist.rank,

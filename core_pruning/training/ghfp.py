@@ -30,6 +30,9 @@ class GHFP(FilterPruning):
     - ``"freeze"``: at each epoch end a fraction ``h`` of each layer's pruned filters (the lowest-scored)
       becomes hard for good (frozen at zero, always re-selected); the rest stay fully soft.
 
+    Under BatchNorm a channel's output does not depend on its filter's scale, so ``"scale"`` softens a
+    revival only while the filter is still near zero; ``"freeze"`` acts on the function at any scale.
+
     ``schedule="asymptotic"`` grows the pruned share as in ASFP; the default prunes the full target from
     the first epoch, as SFP and HFP do.
     """

@@ -31,8 +31,6 @@ from core_pruning.groups import ChannelGroup, Member, collect_groups, output_lay
 from core_pruning.plan import PlanStep, build_graph
 from core_pruning.utils.cli import InputError
 
-NORMS = (nn.modules.batchnorm._BatchNorm,)
-
 
 @dataclass
 class ChannelSlice:
@@ -146,11 +144,9 @@ class ChannelMasks:
             factors = self.keep[gi].double()
             for s in self.filter_slices(gi, scale=hard):
                 s.scale_(factors)
-            for m in self.groups[gi].norms:
-                for buf in ("running_mean",):
-                    if isinstance(getattr(m.module, buf, None), torch.Tensor):
-                        ChannelSlice(getattr(m.module, buf), 0, torch.as_tensor(m.idxs),
-                                     torch.as_tensor(m.root_idxs)).scale_(factors)
+            for m in self.groups[gi].norms:  # a zero input then gives exactly 0 in evaluation mode too
+                for s in _slices(m, ("running_mean",)):
+                    s.scale_(factors)
 
     # -- FLOPs -------------------------------------------------------------------------------------
     def flops(self, values: list[torch.Tensor] | None = None) -> torch.Tensor:
