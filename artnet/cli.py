@@ -338,6 +338,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _distill(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from .distill import DistillConfig, run_distillation
     from .weights import write_card
 
@@ -348,7 +350,8 @@ def _distill(args: argparse.Namespace) -> int:
                            device=args.device, use_shared=not args.no_shared)
     summary = run_distillation(config, args.run, export=args.export, progress=not args.no_progress)
     if args.export:
-        write_card(args.export, _card("distilled GoogLeNet encoder (BatchNorm folded, not pruned)", summary, args))
+        write_card(args.export, _card("distilled GoogLeNet encoder (BatchNorm folded, not pruned)", summary, args,
+                                      asdict(config)))
     _report(summary, args.json)
     return 0
 
@@ -372,6 +375,8 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _train_decoder(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from .train_decoder import DecoderConfig, run_decoder_training
     from .weights import write_card
 
@@ -381,8 +386,8 @@ def _train_decoder(args: argparse.Namespace) -> int:
                            device=args.device, use_shared=not args.no_shared)
     summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
     if args.export:
-        write_card(args.export, _card("decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt"),
-                                      summary, args))
+        what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")
+        write_card(args.export, _card(what, summary, args, asdict(config)))
     _report(summary, args.json)
     return 0
 
@@ -396,7 +401,7 @@ def _check_export(args: argparse.Namespace) -> None:
         check_output_path(args.export, force=args.force)
 
 
-def _card(what: str, summary: dict, args: argparse.Namespace) -> dict:
+def _card(what: str, summary: dict, args: argparse.Namespace, config: dict) -> dict:
     import datetime
     import platform
 
@@ -412,6 +417,7 @@ def _card(what: str, summary: dict, args: argparse.Namespace) -> dict:
         "teacher": "MingSun-Tse/Collaborative-Distillation 16x VGG19 auto-encoders (MIT, Huan Wang et al.), "
                    "../shared/weights/teacher-cd16x",
         "seed": args.seed,
+        "config": config,
         "summary": summary,
         "command": "python -m artnet " + shlex.join(args.argv),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores",
