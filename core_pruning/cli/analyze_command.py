@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                      ignored_layers=args.ignore, criterion_options=options, max_samples=args.max_samples,
                      seed=args.seed)
     for path, kind in figures:
+        if kind == "normality" and not result.tested_layers:
+            raise InputError("no convolution layer has enough weights (20) for the normality figure")
         fig = (normality_figure(model, result.normality, max_layers=args.max_layers) if kind == "normality"
                else similarity_figure(result.matrix(), result.criteria))
         save_figure(fig, path)
