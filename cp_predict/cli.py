@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(LOSO up to 30 subjects)")
     p.add_argument("--folds", type=_positive_int, default=5, help="k for --cv kfold (default 5)")
     p.add_argument("--test", help="optional held-out labelled .npz evaluated with the final model")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (neural models; default 30)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="training epochs for neural models (default: 30, and at least 300 optimisation steps on "
+                        "small sets); an explicit value is used as given")
     p.add_argument("--no-velocity", action="store_true", help="positions only (no velocity channels)")
     p.add_argument("--rotate", action="store_true", help="rotate each recording so the trunk is vertical")
     p.add_argument("--seed", type=int, default=0)
@@ -142,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_skeletons(args.data, trust_pickle=args.trust_pickle)
     test = load_skeletons(args.test, trust_pickle=args.trust_pickle) if args.test else None
     _set_threads(args.threads)
-    cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs)
+    cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs, min_steps=0)
     from cp_predict.preprocess import PreprocessConfig
 
     trained = train(data, args.model, cv=args.cv, k=args.folds, seed=args.seed, train_config=cfg,

@@ -76,7 +76,8 @@ def test_faithful_ranking_beats_random_orders(x):
 
 def test_randomisation_cascade_shows_what_attention_depends_on(x):
     torch.manual_seed(0)
-    model = create_model("attention", TrainConfig(epochs=1, batch_size=8)).fit(x, np.arange(len(x)) % 2, 25.0)
+    cfg = TrainConfig(epochs=1, batch_size=8, min_steps=0)
+    model = create_model("attention", cfg).fit(x, np.arange(len(x)) % 2, 25.0)
     steps = randomisation_check(model, x[:8], 25.0, seed=1)
     assert [s["layers"][-1] for s in steps] == ["head", "backbone", "attention", "encoder"]
     # attention weights are computed before the head and backbone: randomising those cannot change them

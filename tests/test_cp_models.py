@@ -14,7 +14,7 @@ from cp_predict.models.stgcn import spatial_adjacency
 from cp_predict.preprocess import prepare
 from cp_predict.simulate import GeneratorConfig, generate
 
-FAST = TrainConfig(epochs=2, batch_size=16)
+FAST = TrainConfig(epochs=2, batch_size=16, min_steps=0)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,8 @@ def test_stgcn_graph_partitions():
 
 def test_grad_cam_map_and_windows_for_long_recordings(data):
     x, y, _, _ = data
-    model = create_model("attention", TrainConfig(epochs=1, window=100, stride=50)).fit(x[:16], y[:16], 25.0)
+    cfg = TrainConfig(epochs=1, window=100, stride=50, min_steps=0)
+    model = create_model("attention", cfg).fit(x[:16], y[:16], 25.0)
     long = np.concatenate([x[:2], x[2:4]], axis=2)  # 600 frames -> 11 windows of 100
     cam = model.joint_time_map(long, 25.0)
     assert cam.shape == (2, 600, 18) and cam.min() >= 0 and np.allclose(cam.max(axis=(1, 2)), 1.0)
@@ -93,9 +94,15 @@ def test_logreg_learns_the_generator(data):
     assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.9
 
 
+def test_small_sets_get_a_minimum_number_of_updates(data):
+    x, y, _, _ = data
+    model = create_model("attention", TrainConfig(epochs=1, batch_size=8, min_steps=6)).fit(x[:8], y[:8], 25.0)
+    assert len(model.history) == 6  # 1 batch per epoch, so 6 epochs
+
+
 def test_attention_model_learns_quickly(data):
     x, y, xt, yt = data
-    cfg = TrainConfig(epochs=12, batch_size=32, augment=AugmentConfig(flip=True))
+    cfg = TrainConfig(epochs=12, batch_size=32, min_steps=0, augment=AugmentConfig(flip=True))
     model = create_model("attention", cfg).fit(x, y, 25.0, seed=0)
     assert model.history[-1] < model.history[0]
     assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.85

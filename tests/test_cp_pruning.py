@@ -23,7 +23,7 @@ from cp_predict.training import train
 def trained():
     torch.set_num_threads(1)
     data = generate(GeneratorConfig(n=30, seed=51))
-    return train(data, "attention", cv="kfold", k=3, train_config=TrainConfig(epochs=1)), data
+    return train(data, "attention", cv="kfold", k=3, train_config=TrainConfig(epochs=1, min_steps=0)), data
 
 
 def test_prune_meets_the_flops_budget_and_reloads_exactly(trained, tmp_path):

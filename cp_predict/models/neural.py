@@ -30,6 +30,7 @@ class TrainConfig:
     """Optimisation settings (AdamW, cosine schedule, class-balanced BCE)."""
 
     epochs: int = 30
+    min_steps: int = 300  # tiny sets (e.g. 11 infants = 1 batch per epoch) get more epochs, not fewer updates
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-3
@@ -68,7 +69,10 @@ class TorchRiskModel(RiskModel):
     def fit(self, x: np.ndarray, y: np.ndarray, fps: float, seed: int = 0) -> TorchRiskModel:
         self.net = ARCHITECTURES[self.name](**self.net_config)
         self.prune_plan = None
-        self.history = self.train_steps(x, y, self.train_config.epochs, self.train_config.lr, seed)
+        cfg = self.train_config
+        steps_per_epoch = max(1, int(np.ceil(len(x) / cfg.batch_size)))
+        epochs = max(cfg.epochs, int(np.ceil(cfg.min_steps / steps_per_epoch)))
+        self.history = self.train_steps(x, y, epochs, cfg.lr, seed)
         return self
 
     def train_steps(self, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, seed: int = 0) -> list[float]:
