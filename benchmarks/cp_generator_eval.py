@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--attention-model", help="evaluate this saved attention model (e.g. weights/cp_attention.pt, "
                                                   "trained on the same generated set) instead of training one")
     parser.add_argument("--stgcn-epochs", type=int, default=None, help="epochs for ST-GCN (default: --epochs)")
+    parser.add_argument("--folds", type=int, default=5, help="stratified k-fold CV for calibration (default 5)")
     parser.add_argument("--tag", default="generator_eval", help="name of the JSON results file")
     parser.add_argument("--work", default="runs/cp_bench")
     parser.add_argument("--threads", type=int, default=1)
@@ -65,7 +66,7 @@ def main() -> int:
             trained.report["test"] = evaluate(trained, test_set, seed=args.seed)
             epochs = trained.report.get("train_config", {}).get("epochs", "?")
         else:
-            trained = train(train_set, name, cv="kfold", k=5, seed=args.seed,
+            trained = train(train_set, name, cv="kfold", k=args.folds, seed=args.seed,
                             train_config=TrainConfig(epochs=epochs), test=test_set,
                             progress=lambda m, n=name: print(f"[{n}] {m}", file=sys.stderr, flush=True))
         m = trained.report["test"]["metrics"]
@@ -74,6 +75,7 @@ def main() -> int:
                      "specificity": cell(m["specificity"]), "Brier": cell(m["brier"], 3), "ECE": cell(m["ece"], 3),
                      "CV AUC": cell(trained.report["cv"]["metrics"]["auc"]),
                      "epochs": epochs if name in ("attention", "stgcn") else "-",
+                     "CV folds": trained.report["cv"]["folds"],
                      "train s": trained.report.get("train_seconds", f"{time.time() - started:.0f}")})
         results[name] = trained.report
         if name == "attention":

@@ -63,8 +63,8 @@ def main() -> int:
     p = sigmoid(shipped.final.decision_function(x, shipped.preprocess.fps) / shipped.temperature)
     rows.append(row("shipped model (synthetic only, no MINI-RGBD training)", classification_report(data.labels, p)))
     results["shipped"] = {"probabilities": dict(zip(data.names, np.round(p, 4).tolist(), strict=True))}
-    print(f"leave-one-out, {args.epochs} epochs for neural models; 95% intervals: Wilson (proportions), "
-          "stratified bootstrap (balanced accuracy, AUC, Brier)\n")
+    print(f"leave-one-out; neural models: {args.epochs} epochs and at least {TrainConfig().min_steps} optimisation "
+          "steps; 95% intervals: Wilson (proportions), stratified bootstrap (balanced accuracy, AUC, Brier)\n")
     print(table(rows, COLUMNS))
     save_json(results, Path(args.out))
     print(f"\nfull results: {args.out}")
