@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-decoder", help="train the decoder to invert the (pruned) encoder",
                        description="Reconstruction training (pixel L1 + teacher perceptual loss), see "
                                    "artnet.train_decoder. Resumable: re-run the same command.")
-    _add_training_args(p, steps=2000, batch=8, crop=192, lr=2e-3)
+    _add_training_args(p, steps=1000, batch=8, crop=160, lr=2e-3)
     p.add_argument("--encoder", default="", help="encoder weights (default: shipped pruned encoder) or imagenet")
     p.add_argument("--perceptual-weight", type=float, default=0.05, help="weight of the perceptual term (0.05)")
     return parser

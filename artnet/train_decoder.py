@@ -35,9 +35,9 @@ TEACHER_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 @dataclass
 class DecoderConfig:
     encoder: str = ""
-    steps: int = 3000
+    steps: int = 1000
     batch: int = 8
-    crop: int = 192
+    crop: int = 160
     lr: float = 2e-3
     perceptual_weight: float = 0.05
     widths: tuple[int, int, int, int] = (128, 64, 32, 16)

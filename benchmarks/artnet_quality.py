@@ -42,13 +42,14 @@ from artnet.metrics import (
 from artnet.teacher import load_teacher_decoder, load_teacher_encoder
 from core_pruning.shared_data import shared_path
 
-METHODS = {  # name -> (network, transform)
-    "artnet_s2": ("artnet", "s2"),
-    "artnet_adain": ("artnet", "adain"),
-    "artnet_wct": ("artnet", "wct"),
-    "teacher_adain": ("teacher", "adain"),
-    "teacher_wct": ("teacher", "wct"),
-    "teacher_s2": ("teacher", "s2"),  # the S2 transform on the teacher's features: S2 independent of ArtNet
+METHODS = {  # name -> (network, transform, transform options)
+    "artnet_s2": ("artnet", "s2", {}),
+    "artnet_s2_wct": ("artnet", "s2", {"align": "wct"}),  # whitening/colouring as the "bread"
+    "artnet_adain": ("artnet", "adain", {}),
+    "artnet_wct": ("artnet", "wct", {}),
+    "teacher_adain": ("teacher", "adain", {}),
+    "teacher_wct": ("teacher", "wct", {}),
+    "teacher_s2": ("teacher", "s2", {}),  # the S2 transform on the teacher's features: S2 independent of ArtNet
 }
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
               ("cornell", "woman_with_hat_matisse"))
@@ -116,10 +117,11 @@ def main() -> int:
             if style_path.stem not in style_feats:
                 style_feats[style_path.stem] = teacher_features(teacher, style)
             for method in methods:
-                net_name, transform = METHODS[method]
+                net_name, transform, options = METHODS[method]
                 net = nets[net_name]
-                cached = style_cache[net_name].setdefault(style_path.stem, net.encode_style(style, 0))
-                result = net.stylize(content, cached, transform=transform)
+                if style_path.stem not in style_cache[net_name]:
+                    style_cache[net_name] = {style_path.stem: net.encode_style(style, 0)}  # one style at a time
+                result = net.stylize(content, style_cache[net_name][style_path.stem], transform=transform, **options)
                 out_feats = teacher_features(teacher, result.image)
                 per_method[method].append({
                     "content": content_path.stem, "style": style_path.stem,

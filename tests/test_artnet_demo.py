@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -105,3 +106,25 @@ def test_missing_weights_give_a_message(monkeypatch, tmp_path):
         assert image is None and "not found" in message
     finally:
         style_tab._model.cache_clear()
+@pytest.mark.browser
+def test_stylize_an_uploaded_image_in_the_browser(app_page, tmp_path):
+    page = app_page
+    page.get_by_role("tab", name="Style transfer (ArtNet)").click()
+    content = tmp_path / "content.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).resize((256, 192)).save(content)
+    page.locator("#artnet-content-upload input[type=file]").set_input_files(str(content))
+    page.wait_for_selector("#artnet-status :text('Content loaded')")
+    page.locator("#artnet-gallery button.thumbnail-item").first.click()
+    page.wait_for_selector("#artnet-status :text('Style:')")
+    page.locator("#artnet-run").click()
+    page.wait_for_selector("#artnet-status :text('Stylised')", timeout=180_000)
+    status = page.locator("#artnet-status").inner_text()
+    assert "Stylised 512×384 with S2" in status and " s " in status
+    result = page.locator("#artnet-result img")
+    assert result.count() == 1
+    size = result.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [512, 384]
+    data = io.BytesIO(page.request.get(result.get_attribute("src")).body())
+    array = np.asarray(Image.open(data).convert("RGB"))
+    assert array.std() > 5  # a real picture, not a blank frame

@@ -128,3 +128,11 @@ def test_cached_style_features_give_the_same_result(pair):
     direct = net.stylize(content, style, transform="s2").image
     cached = net.stylize(content, net.encode_style(style), transform="s2").image
     assert torch.equal(direct, cached)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(pair):
+    content, style = _image(64, 96, 13), _image(64, 64, 14)
+    cpu = ArtNet(*pair, device="cpu").stylize(content, style, transform="s2").image
+    gpu = ArtNet(*pair, device="cuda").stylize(content, style, transform="s2").image.cpu()
+    assert (cpu - gpu).abs().max() < 1e-2
