@@ -146,14 +146,25 @@ def test_cpmc_dependency_counts_the_next_layer_slice():
     with torch.no_grad():  # make conv1 channel 0 tiny in its own filter but heavily read by conv2
         model.conv1.weight[0].mul_(1e-3)
         model.conv2.weight[:, 0].mul_(100)
-    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none")
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0)
     conv1 = scores[[g.root_name for g in groups].index("conv1")]
-    expected = model.conv1.weight.abs().sum((1, 2, 3)) + model.conv2.weight.abs().sum((0, 2, 3))
-    torch.testing.assert_close(conv1.float(), expected.detach())
-    groups, filter_only = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none",
-                                          dependency=False)
+    filters = model.conv1.weight.detach().abs().sum((1, 2, 3))
+    slices = model.conv2.weight.detach().abs().sum((0, 2, 3))
+    torch.testing.assert_close(conv1.float(), filters / filters.mean() + slices / slices.mean())
+    groups, filter_only = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, dependency=False)
     assert int(torch.argmin(filter_only[[g.root_name for g in groups].index("conv1")])) == 0
     assert int(torch.argmin(conv1)) != 0
+
+
+def test_cpmc_values_a_residual_stream_by_everything_that_depends_on_it():
+    """Without costs, a channel read by many layers outranks a plain one with the same relative weights."""
+    model = small_resnet()
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0)
+    by_root = {g.root_name: (g, s) for g, s in zip(groups, scores)}
+    stream, s_stream = by_root["conv1"]  # stem + every block's conv2 in stage 1, read by 7 layers
+    plain, s_plain = by_root["layer1.0.conv1"]  # one filter, one consumer
+    assert len(stream.outputs) + len(stream.inputs) > 2 * (len(plain.outputs) + len(plain.inputs))
+    assert s_stream.mean() > 2 * s_plain.mean()
 
 
 def test_cpmc_prefers_removing_expensive_layers_at_equal_magnitude():

@@ -5,23 +5,31 @@ network in one global list:
 
 (a) **weight value with weight dependency** — removing feature map ``i`` removes its filter AND the
     slice of every next-layer kernel that reads ``i``; both are "weights that disappear", so both are
-    evaluated. Here: ``M_i = ||filter_i||_p^p`` (mean over coupled output layers) ``+ sum over consumers of
-    ||slice_i||_p^p`` (``dependency=False`` keeps only the filter term);
-(b) **computational cost** ``F_i``: the MACs that disappear with channel ``i`` (filter and consumer slices);
+    evaluated;
+(b) **computational cost** ``F_i``: the MACs that disappear with channel ``i`` (filters and consumer slices);
 (c) **parameter quantity** ``P_i``: the parameters that disappear with it (incl. BatchNorm).
 
-Global normalisation (our reading of "cross-layer comparison"): each criterion is brought to a
-dimensionless scale before combining. ``M`` is normalised with ``normalization`` (default: divide by
-its layer's mean, because BatchNorm makes absolute weight scales incomparable between layers), the
-costs by their network-wide mean (``F / mean(F)``). Channels with little weight and high cost should
-go first, so the combination is explicit and configurable:
+Global normalisation (our reading of "cross-layer comparison"): every criterion is made dimensionless
+before the three are combined.
 
-- ``combine="ratio"`` (default): ``score = M^ / (F^ ** flops_weight * P^ ** params_weight)`` — weight
-  kept per unit of cost, the greedy rule for a knapsack-style budget;
-- ``combine="sum"``: ``score = M^ - flops_weight * F^ - params_weight * P^``.
+- Weight value: each block of weights that disappears — the filter in every coupled output layer and
+  the input slice in every consumer — contributes its Lp norm divided by the mean norm of that block's
+  layer (BatchNorm makes absolute weight scales incomparable between layers). ``M_i`` is the sum over
+  blocks, so a channel that many layers depend on (a residual stream) is worth more, just as its costs
+  are higher. With ``dependency=False`` only the filters count and ``M`` is the filter norm normalised
+  by ``normalization``, exactly the ``l1`` criterion (``p=1``).
+- Costs: ``F / mean(F)`` and ``P / mean(P)`` over all prunable channels of the network.
 
-With ``flops_weight = params_weight = 0`` and ``dependency=False`` CPMC ranks exactly like the
-normalised filter norm (``l1`` for ``p=1``).
+Channels with little weight and high cost should go first; the combination is explicit:
+
+- ``combine="ratio"`` (default): ``score = M / (F^ ** flops_weight * P^ ** params_weight)`` — weight kept
+  per unit of cost, the greedy rule for a knapsack-style budget;
+- ``combine="sum"``: ``score = M - flops_weight * F^ - params_weight * P^``.
+
+Why the per-block sum: normalising ``M`` per group instead (every group's mean scaled to 1) erases the
+dependency level while costs keep it, so cost-aware ranking removed residual streams first (ResNet-20
+on MNIST-5k: the 16-channel stem stream fell to 1 channel at 50% FLOPs; zero-shot accuracy at 80%
+FLOPs 39% instead of 83% with the per-block sum).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from typing import Any
 import torch
 
 from core_pruning.criteria.base import Criterion, ScoringContext, normalize
-from core_pruning.criteria.magnitude import FilterNorm
+from core_pruning.criteria.magnitude import L1, L2
 from core_pruning.groups import ChannelGroup, collect_groups
 
 COMBINE_RULES = ("ratio", "sum")
@@ -61,15 +69,26 @@ class CPMC(Criterion):
         self.flops_weight, self.params_weight = float(flops_weight), float(params_weight)
         self._global_costs: tuple[float, float] | None = None
 
+    def _block_norms(self, weights: torch.Tensor) -> torch.Tensor:
+        w = weights.double()
+        return w.abs().sum(1) if self.p == 1 else w.pow(2).sum(1).sqrt()
+
     def magnitude(self, group: ChannelGroup) -> torch.Tensor:
-        norm = FilterNorm(dependency=self.dependency)
-        norm.p = self.p
-        w = norm.score(group, None)  # type: ignore[arg-type]
-        return w if self.p == 1 else w.pow(2)  # p=2: squared L2, additive over filter and slices
+        """Weight value ``M`` of each root channel (see module docstring)."""
+        if not self.dependency:
+            filter_norm = L1() if self.p == 1 else L2()
+            return normalize([filter_norm.score(group, None)], self.normalization)[0]  # type: ignore[arg-type]
+        total = torch.zeros(group.size, dtype=torch.float64)
+        blocks = [(m, group.filter_weights(m)) for m in group.outputs]
+        blocks += [(m, group.input_slices(m)) for m in group.inputs]
+        for member, weights in blocks:
+            norms = self._block_norms(weights)
+            total += member.scatter(norms / (norms.mean() + 1e-12), group.size)
+        return total
 
     def score_all(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[torch.Tensor]:
         """Scores of all groups, normalised globally and combined (see module docstring)."""
-        magnitudes = normalize([self.magnitude(g) for g in groups], self.normalization)
+        magnitudes = [self.magnitude(g) for g in groups]
         shapes = ctx.layer_shapes()
         costs = [g.channel_costs(shapes) for g in groups]
         mean_f = torch.cat([f for f, _ in costs]).mean().item() if costs else 1.0
@@ -94,7 +113,7 @@ class CPMC(Criterion):
                                   torch.cat([p for _, p in costs]).mean().item())
         mean_f, mean_p = self._global_costs
         f, p = group.channel_costs(ctx.layer_shapes())
-        m = normalize([self.magnitude(group)], self.normalization)[0]
+        m = self.magnitude(group)
         return self._combine(m, f / max(mean_f, 1e-12), p / max(mean_p, 1e-12))
 
     def __call__(self, group, **kwargs: Any) -> torch.Tensor:
