@@ -70,7 +70,7 @@ class ChannelGroup:
             if dep.target.type == tp.ops.OPTYPE.OUTPUT:
                 cg.touches_output = True
                 continue
-            if any(r is None for r in root_idxs) or not idxs:
+            if not idxs or None in root_idxs:
                 continue
             module = dep.target.module
             member = Member(module, names.get(module, "?"), list(idxs), list(root_idxs))

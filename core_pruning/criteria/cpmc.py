@@ -70,8 +70,8 @@ class CPMC(Criterion):
         self._global_costs: tuple[float, float] | None = None
 
     def _block_norms(self, weights: torch.Tensor) -> torch.Tensor:
-        w = weights.double()
-        return w.abs().sum(1) if self.p == 1 else w.pow(2).sum(1).sqrt()
+        norms = weights.abs().sum(1) if self.p == 1 else weights.pow(2).sum(1).sqrt()
+        return norms.double()
 
     def magnitude(self, group: ChannelGroup) -> torch.Tensor:
         """Weight value ``M`` of each root channel (see module docstring)."""
