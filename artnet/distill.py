@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from .data import RandomCrops, heldout_images, training_images
 from .encoder import ConvBNReLU, ConvReLU, GoogLeNetEncoder, fold_batchnorm
 from .teacher import load_teacher_encoder
-from .training import RunDir, RunState, Timer, cosine_lr, pick_device, set_threads, smoothed
+from .training import RunDir, RunState, StepLoop, pick_device, resume, set_threads, smoothed
 from .weights import save_encoder
 
 #: student level -> (teacher feature, weight in the loss)
@@ -122,8 +122,6 @@ def _fixed_batch(images: dict, crop: int, count: int, seed: int) -> Tensor:
 def run_distillation(config: DistillConfig, run: str | Path, export: str | Path | None = None,
                      progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a distillation run; export the folded float16 encoder to ``export`` at the end."""
-    from tqdm import tqdm
-
     set_threads(config.threads)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
@@ -135,42 +133,22 @@ def run_distillation(config: DistillConfig, run: str | Path, export: str | Path 
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     train_images = training_images(config.use_shared)
     sampler = RandomCrops(train_images, config.crop, seed=config.seed)
-    state = RunState()
-    saved = run_dir.load()
-    if saved is not None:
-        student.load_state_dict(saved["student"])
-        heads.load_state_dict(saved["heads"])
-        optimizer.load_state_dict(saved["optimizer"])
-        sampler.set_state(saved["sampler"])
-        state = RunState(**saved["run_state"])
+    modules = {"student": student, "heads": heads}
+    state = resume(run_dir, modules, optimizer, sampler)
     held_batch = _fixed_batch(heldout_images(config.use_shared), config.crop, 16, seed=1234).to(device)
-    timer = Timer(state.seconds)
+
+    def evaluate_held_out(state: RunState) -> None:
+        if state.step % (config.checkpoint_every * 4) == 0 or state.step == config.steps:
+            held = _evaluate(student, heads, teacher, held_batch)
+            state.history[-1].update({f"heldout_{k}": v for k, v in held.items()})
+            run_dir.append_log({"step": state.step, **{f"heldout_{k}": v for k, v in held.items()}})
+            student.train()
+
     student.train()
-    bar = tqdm(total=config.steps, initial=state.step, desc="distill", disable=not progress, smoothing=0.05)
-    while state.step < config.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(state.step, config.steps, config.lr)
-        batch = sampler.batch(config.batch).to(device)
-        losses = distill_losses(student, heads, teacher, batch, config.sparsity)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
-        state.step += 1
-        record = {"step": state.step, **{k: round(float(v.detach()), 6) for k, v in losses.items()}}
-        state.history.append(record)
-        run_dir.append_log(record)
-        bar.update(1)
-        bar.set_postfix(loss=f"{smoothed(state.history, 'loss'):.4f}")
-        if state.step % config.checkpoint_every == 0 or state.step == config.steps:
-            if state.step % (config.checkpoint_every * 4) == 0 or state.step == config.steps:
-                held = _evaluate(student, heads, teacher, held_batch)
-                state.history[-1].update({f"heldout_{k}": v for k, v in held.items()})
-                run_dir.append_log({"step": state.step, **{f"heldout_{k}": v for k, v in held.items()}})
-                student.train()
-            state.seconds = timer.seconds
-            run_dir.save({"student": student.state_dict(), "heads": heads.state_dict(),
-                          "optimizer": optimizer.state_dict(), "sampler": sampler.state()}, state)
-    bar.close()
+    loop = StepLoop("distill", config.steps, config.lr, config.batch, config.checkpoint_every, modules, optimizer,
+                    sampler, run_dir, device)
+    timer = loop.run(state, lambda batch: distill_losses(student, heads, teacher, batch, config.sparsity),
+                     evaluate_held_out, progress)
     final_held = _evaluate(student, heads, teacher, held_batch)
     summary = {
         "steps": state.step,

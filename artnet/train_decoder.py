@@ -26,7 +26,7 @@ from .encoder import GoogLeNetEncoder
 from .images import to_tensor
 from .padding import pad_to_multiple, unpad
 from .teacher import load_teacher_encoder
-from .training import RunDir, RunState, Timer, cosine_lr, pick_device, set_threads, smoothed
+from .training import RunDir, StepLoop, pick_device, resume, set_threads, smoothed
 from .weights import load_encoder, round_to_half, save_decoder
 
 TEACHER_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -84,8 +84,6 @@ def reconstruction_psnr(encoder: GoogLeNetEncoder, decoder: Decoder, images: dic
 def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | Path | None = None,
                          progress: bool = True) -> dict[str, Any]:
     """Train (or resume) the decoder for the encoder in ``config.encoder``; export float16 weights at the end."""
-    from tqdm import tqdm
-
     set_threads(config.threads)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
@@ -96,35 +94,13 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     train_images = training_images(config.use_shared)
     sampler = RandomCrops(train_images, config.crop, seed=config.seed)
-    state = RunState()
-    saved = run_dir.load()
-    if saved is not None:
-        decoder.load_state_dict(saved["decoder"])
-        optimizer.load_state_dict(saved["optimizer"])
-        sampler.set_state(saved["sampler"])
-        state = RunState(**saved["run_state"])
-    timer = Timer(state.seconds)
+    modules = {"decoder": decoder}
+    state = resume(run_dir, modules, optimizer, sampler)
     decoder.train()
-    bar = tqdm(total=config.steps, initial=state.step, desc="train-decoder", disable=not progress, smoothing=0.05)
-    while state.step < config.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(state.step, config.steps, config.lr)
-        batch = sampler.batch(config.batch).to(device)
-        losses = decoder_losses(encoder, decoder, teacher, batch, config.perceptual_weight)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
-        state.step += 1
-        record = {"step": state.step, **{k: round(float(v.detach()), 6) for k, v in losses.items()}}
-        state.history.append(record)
-        run_dir.append_log(record)
-        bar.update(1)
-        bar.set_postfix(loss=f"{smoothed(state.history, 'loss'):.4f}")
-        if state.step % config.checkpoint_every == 0 or state.step == config.steps:
-            state.seconds = timer.seconds
-            run_dir.save({"decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
-                          "sampler": sampler.state()}, state)
-    bar.close()
+    loop = StepLoop("train-decoder", config.steps, config.lr, config.batch, config.checkpoint_every, modules,
+                    optimizer, sampler, run_dir, device)
+    timer = loop.run(state, lambda batch: decoder_losses(encoder, decoder, teacher, batch, config.perceptual_weight),
+                     progress=progress)
     decoder.eval().cpu()
     round_to_half(decoder)  # the shipped weights are float16: measure what is shipped
     encoder.cpu()

@@ -113,3 +113,64 @@ def smoothed(history: list[dict[str, float]], key: str, last: int = 50) -> float
     """Mean of ``key`` over the last ``last`` logged steps (NaN when none)."""
     values = [h[key] for h in history[-last:] if key in h]
     return float(sum(values) / len(values)) if values else float("nan")
+
+
+def resume(run_dir: RunDir, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer,
+           sampler: Any) -> RunState:
+    """Load ``run_dir``'s checkpoint into the modules, optimiser and sampler (if there is one)."""
+    saved = run_dir.load()
+    if saved is None:
+        return RunState()
+    for key, module in modules.items():
+        module.load_state_dict(saved[key])
+    optimizer.load_state_dict(saved["optimizer"])
+    sampler.set_state(saved["sampler"])
+    return RunState(**saved["run_state"])
+
+
+@dataclass
+class StepLoop:
+    """The loop both trainers run: cosine lr, one optimiser step per sampled batch, resumable checkpoints.
+
+    ``compute_losses(batch)`` returns a dict whose ``"loss"`` is minimised; every value is logged per step.
+    ``modules`` are checkpointed under their keys (``resume`` reads the same keys). ``on_checkpoint`` runs
+    just before each checkpoint (e.g. a held-out evaluation that appends to the history).
+    """
+
+    name: str
+    steps: int
+    lr: float
+    batch: int
+    checkpoint_every: int
+    modules: dict[str, torch.nn.Module]
+    optimizer: torch.optim.Optimizer
+    sampler: Any
+    run_dir: RunDir
+    device: torch.device
+
+    def run(self, state: RunState, compute_losses, on_checkpoint=None, progress: bool = True) -> Timer:
+        from tqdm import tqdm
+
+        timer = Timer(state.seconds)
+        bar = tqdm(total=self.steps, initial=state.step, desc=self.name, disable=not progress, smoothing=0.05)
+        while state.step < self.steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(state.step, self.steps, self.lr)
+            losses = compute_losses(self.sampler.batch(self.batch).to(self.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            self.optimizer.step()
+            state.step += 1
+            record = {"step": state.step, **{k: round(float(v.detach()), 6) for k, v in losses.items()}}
+            state.history.append(record)
+            self.run_dir.append_log(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed(state.history, 'loss'):.4f}")
+            if state.step % self.checkpoint_every == 0 or state.step == self.steps:
+                if on_checkpoint is not None:
+                    on_checkpoint(state)
+                state.seconds = timer.seconds
+                self.run_dir.save({**{k: m.state_dict() for k, m in self.modules.items()},
+                                   "optimizer": self.optimizer.state_dict(), "sampler": self.sampler.state()}, state)
+        bar.close()
+        return timer
