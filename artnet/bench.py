@@ -17,18 +17,16 @@ memory over its level before the call, sampled every millisecond by a thread (``
 from __future__ import annotations
 
 import datetime
-import platform
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from core_pruning.utils import InputError
+from core_pruning.utils import InputError, cpu_name
 
 from .model import ArtNet
 from .transforms import StyleFeatures
@@ -202,17 +200,7 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"cpu: {cpu}, {os.cpu_count()} cores"
+    return f"cpu: {cpu_name()}"
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -15,23 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils import InputError, check_output_path, cli_entry, print_json
+from core_pruning.utils import InputError, check_output_path, cli_entry, positive_int, print_json
 
 TRANSFORM_CHOICES = ("s2", "adain", "wct")
 Handler = Callable[[argparse.Namespace], int]
 
 
 # -- argument helpers --------------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _size(text: str) -> int:
     try:
         value = int(text)
@@ -80,7 +70,7 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder", help="decoder weights file (default: the shipped one)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
-    parser.add_argument("--tile", type=_positive_int, default=1024,
+    parser.add_argument("--tile", type=positive_int, default=1024,
                         help="tile side in pixels for large images (default 1024; memory is bounded by it)")
 
 
@@ -97,9 +87,9 @@ def _add_training_args(parser: argparse.ArgumentParser, steps: int, batch: int, 
     parser.add_argument("--run", required=True, help="run folder: checkpoint.pt, log.jsonl (re-run to resume)")
     parser.add_argument("--export", help="write the final weights here (e.g. weights/artnet_...pt) plus a card")
     parser.add_argument("--force", action="store_true", help="overwrite --export if it exists")
-    parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
-    parser.add_argument("--batch", type=_positive_int, default=batch, help=f"crops per step (default {batch})")
-    parser.add_argument("--crop", type=_positive_int, default=crop, help=f"crop side in pixels (default {crop})")
+    parser.add_argument("--steps", type=positive_int, default=steps, help=f"optimiser steps (default {steps})")
+    parser.add_argument("--batch", type=positive_int, default=batch, help=f"crops per step (default {batch})")
+    parser.add_argument("--crop", type=positive_int, default=crop, help=f"crop side in pixels (default {crop})")
     parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2; 0 = torch default)")
@@ -155,12 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help=f"comma-separated WxH (default "
                                                                     f"{','.join(DEFAULT_SIZES)})")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
-    p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs per row up to 1024x1024 (3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per row up to 1024x1024 (3)")
     p.add_argument("--transform", choices=TRANSFORM_CHOICES, default="adain",
                    help="transform for the artnet rows (default adain)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
-    p.add_argument("--tile", type=_positive_int, default=1024, help="tile side in pixels (default 1024)")
+    p.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
     p.add_argument("--style-size", type=_size, default=512, help="style image side (default 512)")
     p.add_argument("--json", action="store_true", help="print {device, rows: [...]} as JSON")
 

@@ -19,19 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from core_pruning.utils import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
+    return (f"{cpu_name()}, torch {torch.__version__} "
             f"({torch.get_num_threads()} intra-op threads), Python {platform.python_version()}")
 
 

@@ -11,20 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils import InputError, check_output_path, cli_entry, print_json
+from core_pruning.utils import InputError, check_output_path, cli_entry, positive_int, print_json
 from cp_predict import RESEARCH_NOTICE
 
 MODEL_CHOICES = ("attention", "stgcn", "logreg", "speed")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -51,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", default="auto", choices=("auto", "loso", "kfold"),
                    help="subject-disjoint evaluation: leave-one-subject-out, stratified k-fold, or auto "
                         "(LOSO up to 30 subjects)")
-    p.add_argument("--folds", type=_positive_int, default=5, help="k for --cv kfold (default 5)")
+    p.add_argument("--folds", type=positive_int, default=5, help="k for --cv kfold (default 5)")
     p.add_argument("--test", help="optional held-out labelled .npz evaluated with the final model")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="training epochs for neural models (default: 30, and at least 300 optimisation steps on "
                         "small sets); an explicit value is used as given")
     p.add_argument("--no-velocity", action="store_true", help="positions only (no velocity channels)")
     p.add_argument("--rotate", action="store_true", help="rotate each recording so the trunk is vertical")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     p.add_argument("--json", action="store_true", help="print the evaluation report as JSON")
     p.add_argument("--trust-pickle", action="store_true", help="allow pyskl .pkl inputs (unpickling runs code)")
@@ -71,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_image_size, help="WIDTHxHEIGHT of OpenPose JSON pixel coordinates")
     p.add_argument("--trust-pickle", action="store_true", help="allow pyskl .pkl inputs (unpickling runs code)")
     p.add_argument("--no-map", action="store_true", help="leave the joint x time map out of --json output")
-    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("simulate", help="generate synthetic infant skeletons (normal vs at-risk movement)")
-    p.add_argument("--n", type=_positive_int, required=True, help="number of infants")
+    p.add_argument("--n", type=positive_int, required=True, help="number of infants")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=_positive_int, default=300)
+    p.add_argument("--frames", type=positive_int, default=300)
     p.add_argument("--fps", type=float, default=25.0)
     p.add_argument("--at-risk-fraction", type=float, default=0.5)
     p.add_argument("--plant", default="", help="comma-separated joints to plant the abnormal dynamics in "
@@ -89,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="pose from video (BlazePose, needs: pip install prunelab[video])")
     p.add_argument("--video", required=True)
     p.add_argument("--out", required=True, help="output skeleton .npz")
-    p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after this many frames")
+    p.add_argument("--max-frames", type=positive_int, default=None, help="stop after this many frames")
     p.add_argument("--force", action="store_true")
     p.add_argument("--json", action="store_true")
 
@@ -101,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fine-tune-epochs", type=int, default=0)
     p.add_argument("--test", help="labelled .npz: report metrics before and after pruning")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--force", action="store_true")
     p.add_argument("--json", action="store_true")
 
@@ -111,11 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="labelled .npz")
     p.add_argument("--explain", action="store_true",
                    help="also run deletion/insertion vs random orders, randomisation check, planted-joint recovery")
-    p.add_argument("--random-orders", type=_positive_int, default=100)
-    p.add_argument("--max-infants", type=_positive_int, default=100,
+    p.add_argument("--random-orders", type=positive_int, default=100)
+    p.add_argument("--max-infants", type=positive_int, default=100,
                    help="infants used by the deletion/insertion check (default 100)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--json", action="store_true")
     return parser
 

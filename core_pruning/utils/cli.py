@@ -7,6 +7,7 @@ turns that (and missing files/shared data) into the one-line message.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -60,3 +61,14 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: a strictly positive integer, with a readable message otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
