@@ -89,3 +89,12 @@ def count_flops_params(model: nn.Module, example_inputs: Any) -> tuple[int, int]
     size multiplies FLOPs, so pass a batch of one for per-image figures.
     """
     return LayerShapes(model, example_inputs).flops(), count_params(model)
+
+
+def size_report(before: tuple[int, int], after: tuple[int, int]) -> dict[str, float]:
+    """The FLOPs/params part of every pruning report: ``(flops, params)`` before and after, and their ratios."""
+    (flops_before, params_before), (flops_after, params_after) = before, after
+    return {"flops_before": flops_before, "flops_after": flops_after,
+            "flops_ratio": flops_after / max(flops_before, 1),
+            "params_before": params_before, "params_after": params_after,
+            "params_ratio": params_after / max(params_before, 1)}

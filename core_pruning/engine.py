@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from core_pruning.calibration import as_batches
-from core_pruning.counting import LayerShapes, count_flops_params, count_params
+from core_pruning.counting import LayerShapes, count_flops_params, count_params, size_report
 from core_pruning.criteria import Criterion, ScoringContext, get_criterion
 from core_pruning.criteria.zero import ZeroActivation
 from core_pruning.groups import OUT_FNS, WEIGHTED, ChannelGroup, collect_groups, output_layers, resolve_layers
@@ -227,12 +227,7 @@ def prune(
     report = {
         "criterion": crit.name,
         "target": plan.target,
-        "flops_before": flops_before,
-        "flops_after": flops_after,
-        "flops_ratio": flops_after / max(flops_before, 1),
-        "params_before": params_before,
-        "params_after": params_after,
-        "params_ratio": params_after / max(params_before, 1),
+        **size_report((flops_before, params_before), (flops_after, params_after)),
         "channels_before": channels_before,
         "channels_after": channels_after,
         "removed": removed,

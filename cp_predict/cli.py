@@ -209,14 +209,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from cp_predict.formats import save_npz
-    from cp_predict.simulate import GeneratorConfig, generate, parse_joint_list
-
+def _npz_output(args: argparse.Namespace) -> Path:
+    """``--out`` checked: an ``.npz`` name, not overwriting an existing file unless ``--force``."""
     out = Path(args.out)
     if out.suffix.lower() != ".npz":
         raise InputError(f"--out must end in .npz, got {out.name}")
     check_output_path(out, args.force)
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from cp_predict.formats import save_npz
+    from cp_predict.simulate import GeneratorConfig, generate, parse_joint_list
+
+    out = _npz_output(args)
     config = GeneratorConfig(n=args.n, seed=args.seed, frames=args.frames, fps=args.fps,
                              at_risk_fraction=args.at_risk_fraction, planted_joints=parse_joint_list(args.plant))
     data = generate(config)
@@ -236,10 +242,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from cp_predict.formats import save_npz
     from cp_predict.video import extract_skeleton
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".npz":
-        raise InputError(f"--out must end in .npz, got {out.name}")
-    check_output_path(out, args.force)
+    out = _npz_output(args)
     result = extract_skeleton(args.video, max_frames=args.max_frames)
     save_npz(result.skeletons, out)
     if args.json:

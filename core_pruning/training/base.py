@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from core_pruning.counting import count_flops_params
+from core_pruning.counting import count_flops_params, size_report
 from core_pruning.engine import PruneResult
 from core_pruning.plan import PruningPlan, apply_plan
 from core_pruning.training.callbacks import Callback
@@ -111,13 +111,8 @@ class TrainingPruner(Callback):
         report = {
             "method": self.name,
             "target": plan.target,
-            "flops_before": flops_before,
-            "flops_after": flops_after,
-            "flops_ratio": flops_after / max(flops_before, 1),
+            **size_report((flops_before, params_before), (flops_after, params_after)),
             "masked_flops_ratio": masked_fraction,
-            "params_before": params_before,
-            "params_after": params_after,
-            "params_ratio": params_after / max(params_before, 1),
             "removed": removed,
             "removed_per_layer": {name: len(idxs) for name, idxs in removed.items()},
             "seconds": time.perf_counter() - start,
