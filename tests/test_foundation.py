@@ -83,3 +83,20 @@ def test_every_tab_renders_in_browser(app_page):
         panel = page.locator("[role=tabpanel]:visible")
         assert panel.count() >= 1
         assert panel.first.inner_text().strip(), f"tab {title!r} rendered empty"
+
+
+def test_cli_output_into_a_closed_pipe_is_not_a_traceback():
+    """`python -m cp_predict ... --json | head -c 50` must end quietly (exit 141, as Unix tools), no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from core_pruning.utils import cli_entry, print_json\n"
+            "main = cli_entry(lambda: print_json({'x': list(range(100000))}))\n"
+            "sys.exit(main())")
+    pipe = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pipe.stdout.read(10)
+    pipe.stdout.close()  # the reader goes away, like `head` does
+    stderr = pipe.stderr.read().decode()
+    pipe.wait(timeout=60)
+    assert "Traceback" not in stderr
+    assert pipe.returncode == 141
