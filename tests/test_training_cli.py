@@ -15,7 +15,7 @@ import core_pruning as cp
 from core_pruning.__main__ import main
 from core_pruning.models import build_model
 
-BASE = ["train-prune", "--model", "resnet20", "--data", "digits", "--epochs", "1", "--no-progress"]
+BASE = ["train-prune", "--model", "resnet20", "--data", "digits", "--epochs", "1", "--no-progress", "--threads", "1"]
 
 
 def test_train_prune_writes_a_loadable_smaller_model_and_a_json_report(tmp_path, capsys):
@@ -43,6 +43,7 @@ def test_train_prune_writes_a_loadable_smaller_model_and_a_json_report(tmp_path,
     (["--method", "sfp", "--option", "novalue"], "KEY=VALUE"),
     (["--method", "sfp", "--dcph"], "--dcph"),
     (["--method", "sfp", "--epochs", "0"], "--epochs"),
+    (["--method", "sfp", "--threads", "0"], "--threads"),
     (["--method", "ghfp", "--option", "mode=melt"], "mode"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, capsys):

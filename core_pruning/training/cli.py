@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from core_pruning.datasets import DATASETS, load_dataset
 from core_pruning.models import MODELS, build_model
 from core_pruning.plan import save_pruned
@@ -51,6 +53,8 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per process (default: torch's choice)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="method option, repeatable (e.g. schedule=asymptotic, criterion=accuracy)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
@@ -82,6 +86,8 @@ def _validate(args: argparse.Namespace) -> dict[str, Any]:
     check_fraction(args.target_flops, "--target-flops")
     if args.epochs < 1 or args.finetune_epochs < 0:
         raise InputError("--epochs must be >= 1 and --finetune-epochs >= 0")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be >= 1, got {args.threads}")
     if args.dcph and args.method != "cac":
         raise InputError("--dcph is the CAC recipe: use it with --method cac")
     options = dict(_parse_option(o) for o in args.option)
@@ -94,6 +100,8 @@ def _validate(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     options = _validate(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     info, _ = distributed.setup(args.device)  # under torchrun: join the process group before anything is written
     if args.resume:
