@@ -31,7 +31,7 @@ from cp_predict.models import model_from_state
 from cp_predict.preprocess import PreprocessConfig, prepare
 from cp_predict.quality import quality_report
 from cp_predict.skeleton import JOINT_NAMES
-from cp_predict.training import TrainedModel, calibrated_probabilities
+from cp_predict.training import TrainedModel, calibrated_outputs
 
 FORMAT = "cp_predict-model/1"
 MODEL_FILE = "model.pt"
@@ -128,8 +128,7 @@ def predict(trained: TrainedModel, skeletons: SkeletonSet, with_map: bool = True
     """Predictions for every infant of ``skeletons``, in input order."""
     pre = trained.preprocess
     x = prepare(skeletons, pre)
-    probs, fold_probs = calibrated_probabilities(trained, x)
-    importance = trained.final.joint_importance(x, pre.fps)
+    probs, fold_probs, importance = calibrated_outputs(trained, x)  # importance: mean over the CV models
     maps = trained.final.joint_time_map(x, pre.fps) if with_map else None
     out = []
     for i, name in enumerate(skeletons.names):

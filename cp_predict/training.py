@@ -143,6 +143,36 @@ def calibrated_probabilities(trained: TrainedModel, x: np.ndarray) -> tuple[np.n
     return p, folds.reshape(len(trained.folds), len(x))
 
 
+def calibrated_outputs(trained: TrainedModel, x: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Final and fold probabilities as :func:`calibrated_probabilities`, plus the joint importance ``(N, 18)``.
+
+    The importance is the mean, over the final model and every fold model, of each model's per-infant
+    importance normalised to sum 1 -- where it comes with the forward pass (``cheap_importance``); otherwise
+    (e.g. ST-GCN's Grad-CAM) the final model's alone. Why: one network's joint ranking depends on its seed
+    (on generated infants with two planted joints, 2 of 5 seeds put a non-planted joint in the top two), and
+    the cross-validation models are already there for the uncertainty band.
+    """
+    fps = trained.preprocess.fps
+    logits, importance = trained.final.decision_and_importance(x, fps)
+    members = [] if importance is None else [importance]
+    fold_logits = []
+    for model in trained.folds:
+        if members and trained.final.cheap_importance and model.cheap_importance:
+            fold_logit, fold_importance = model.decision_and_importance(x, fps)
+            if fold_importance is not None:
+                members.append(fold_importance)
+        else:
+            fold_logit = model.decision_function(x, fps)
+        fold_logits.append(fold_logit)
+    probs = sigmoid(logits / trained.temperature)
+    folds = np.array([sigmoid(f / trained.temperature) for f in fold_logits]).reshape(len(trained.folds), len(x))
+    if not members:
+        return probs, folds, None
+    normalised = [m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12) for m in members]
+    return probs, folds, np.mean(normalised, axis=0)
+
+
 def evaluate(trained: TrainedModel, skeletons: SkeletonSet, seed: int = 0) -> dict[str, Any]:
     """Metrics with 95 % intervals of the final calibrated model on a labelled set."""
     labels = skeletons.require_labels()

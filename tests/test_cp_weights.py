@@ -46,3 +46,31 @@ def test_shipped_model_runs_on_mini_rgbd(shared_dir, model):
     results = predict(model, data, with_map=False)
     assert [r.name for r in results] == data.names
     assert all(0 <= r.interval[0] <= r.probability <= r.interval[1] <= 1 for r in results)
+
+
+def test_attention_logits_and_weights_come_from_one_pass(model):
+    from cp_predict.preprocess import prepare
+
+    x = prepare(generate(GeneratorConfig(n=4, seed=11)), model.preprocess)
+    fps = model.preprocess.fps
+    logits, weights = model.final.decision_and_importance(x, fps)
+    np.testing.assert_allclose(logits, model.final.decision_function(x, fps), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(weights, model.final.joint_importance(x, fps), rtol=1e-6, atol=1e-6)
+
+
+def test_predicted_joint_importance_averages_every_cross_validation_model(model):
+    """One network's joint ranking depends on its seed; predict() averages the final and the fold models."""
+    from cp_predict.preprocess import prepare
+    from cp_predict.skeleton import JOINT_NAMES
+
+    skeletons = generate(GeneratorConfig(n=3, seed=12))
+    x = prepare(skeletons, model.preprocess)
+    members = [m.joint_importance(x, model.preprocess.fps) for m in [model.final, *model.folds]]
+    assert len(members) == 6
+    expected = np.mean([m / m.sum(axis=1, keepdims=True) for m in members], axis=0)
+    results = predict(model, skeletons, with_map=False)
+    for i, result in enumerate(results):
+        got = np.array([result.joint_importance[j] for j in JOINT_NAMES])
+        np.testing.assert_allclose(got, expected[i], rtol=1e-6, atol=1e-9)
+    final_only = members[0][0] / members[0][0].sum()
+    assert not np.allclose(expected[0], final_only)  # the folds do change it

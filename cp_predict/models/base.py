@@ -34,6 +34,14 @@ class RiskModel(ABC):
         """Per-infant, per-joint importance ``(N, 18)`` (non-negative), or ``None`` if unsupported."""
         return None
 
+    #: True when :meth:`joint_importance` costs nothing beyond the forward pass (attention weights, a linear
+    #: model's contributions): then the importance of every cross-validation model is averaged for free.
+    cheap_importance: bool = False
+
+    def decision_and_importance(self, x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`decision_function` and :meth:`joint_importance` together (one pass where a model can)."""
+        return self.decision_function(x, fps), self.joint_importance(x, fps)
+
     def joint_time_map(self, x: np.ndarray, fps: float) -> np.ndarray | None:
         """Per-infant joint x time importance ``(N, T, 18)`` (non-negative), or ``None`` if unsupported."""
         return None

@@ -84,6 +84,8 @@ def _feature_joints() -> list[list[int]]:
 class KinematicLogReg(RiskModel):
     """Logistic regression on standardised kinematic features."""
 
+    cheap_importance = True  # contributions come from the same features as the logit
+
     name = "logreg"
 
     def __init__(self, c: float = 1.0) -> None:

@@ -121,6 +121,21 @@ class TorchRiskModel(RiskModel):
                   for w in self._windowed(x)]
         return np.mean(np.stack(logits), axis=0).astype(np.float64)
 
+    @property
+    def cheap_importance(self) -> bool:  # type: ignore[override]
+        return self.name == "attention"
+
+    @torch.no_grad()
+    def decision_and_importance(self, x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """Attention model: logits and attention weights from the same forward passes."""
+        if self.name != "attention":
+            return super().decision_and_importance(x, fps)
+        self.net.eval()
+        outputs = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))) for w in self._windowed(x)]
+        logits = np.mean(np.stack([o[0].numpy() for o in outputs]), axis=0).astype(np.float64)
+        weights = np.mean(np.stack([o[1].numpy() for o in outputs]), axis=0).astype(np.float64)
+        return logits, weights
+
     @torch.no_grad()
     def joint_importance(self, x: np.ndarray, fps: float) -> np.ndarray:
         """Attention model: the attention weights; ST-GCN: Grad-CAM averaged over time."""
