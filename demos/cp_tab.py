@@ -99,7 +99,7 @@ def run(example: str | None, files: list[str] | None, video: str | None, index: 
         result = predict(model, data)[0]
     except InputError as exc:
         return f"**Error:** {exc}\n\n_{RESEARCH_NOTICE}_", None, None, None, None
-    bars = importance_chart(result.joint_importance, "Joint importance (attention weights)") \
+    bars = importance_chart(result.joint_importance, "Joint importance (attention, mean of the CV models)") \
         if result.joint_importance else None
     heat = importance_heatmap(result.joint_time_importance, result.fps) \
         if result.joint_time_importance is not None else None
