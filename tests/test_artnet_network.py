@@ -152,3 +152,29 @@ def test_teacher_loads_and_reconstructs(shared_dir):
         features = encoder.features(x)
         assert [tuple(f.shape[1:2]) for f in features.values()] == [(64,), (128,), (256,), (512,)]
         assert psnr(decoder(encoder(x)), x) > 20.0
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 8)])
+def test_fused_upsample_conv_is_the_same_function(size):
+    """Four 2x2 phase convolutions on the small map == nearest 2x up-sampling then reflection-padded 3x3 conv."""
+    from artnet.decoder import upsample2_conv3
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, 3, 3, padding=1, padding_mode="reflect").double()
+    x = torch.randn(2, 4, *size, dtype=torch.float64, requires_grad=True)
+    reference = conv(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+    fused = upsample2_conv3(x, conv)
+    torch.testing.assert_close(fused, reference, rtol=0, atol=1e-12)
+    grad_ref = torch.autograd.grad(reference.sum(), [x, conv.weight])
+    grad_fused = torch.autograd.grad(upsample2_conv3(x, conv).sum(), [x, conv.weight])
+    for a, b in zip(grad_fused, grad_ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError):
+        upsample2_conv3(x, torch.nn.Conv2d(4, 3, 5, padding=2).double())
+
+
+def test_decoder_forward_equals_the_literal_mirror():
+    decoder = Decoder(16).eval()
+    x = torch.randn(1, 16, 6, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(decoder(x), decoder.forward_reference(x), rtol=1e-5, atol=1e-5)
