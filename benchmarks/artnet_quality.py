@@ -19,16 +19,14 @@ of examples plus the raw numbers as JSON.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from core_common import header
 
 from artnet import ArtNet
 from artnet.images import load_tensor, to_uint8
@@ -55,17 +53,6 @@ METHODS = {  # name -> (network, transform, transform options)
 }
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
               ("cornell", "woman_with_hat_matisse"))
-
-
-def header(title: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    command = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-    return (f"## {title}\ncommand: {command}\nmachine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads)\ndate: {datetime.datetime.now().isoformat(timespec='minutes')}")
 
 
 def make_grid(cells: list[list[np.ndarray]], labels: list[str], side: int, path: Path) -> None:

@@ -12,14 +12,11 @@ losses (so that stability is not bought by dropping the style).
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 import time
 
 import numpy as np
-import torch
+from core_common import header
 
 from artnet import ArtNet
 from artnet.data import video_frames_dir
@@ -62,12 +59,8 @@ def main() -> int:
                      "content_loss": float(np.mean(c_loss)), "style_loss": float(np.mean(s_loss))})
         print(f"{mode}: done", file=sys.stderr, flush=True)
     base = rows[0]["warping_error"]
-    cpu = platform.processor() or platform.machine()
-    print(f"## ArtNet video stability: {len(frames)} mountain_2 frames at {args.size} px, style {args.style}, "
-          f"{args.transform}")
-    print("command: python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]]))
-    print(f"machine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
-          f"date: {datetime.datetime.now().isoformat(timespec='minutes')}")
+    print(header(f"ArtNet video stability: {len(frames)} mountain_2 frames at {args.size} px, style {args.style}, "
+                 f"{args.transform}"))
     print()
     print("| stabilisation | warping error | vs per-frame | ms/frame | content loss | style loss |")
     print("|---|---:|---:|---:|---:|---:|")

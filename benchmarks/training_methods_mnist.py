@@ -29,13 +29,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import core_common
 import torch
 
 import core_pruning as cp
@@ -53,15 +53,9 @@ VARIANTS = {  # extra rows: a method with non-default options
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (f"{cpu}, {os.cpu_count()} logical CPUs{gpu}, torch {torch.__version__} "
-            f"({torch.get_num_threads()} intra-op threads), Python {platform.python_version()}")
+    """core_common's machine line, with the GPU named when one is used."""
+    gpu = f"; GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return core_common.machine() + gpu
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
