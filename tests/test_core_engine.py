@@ -156,6 +156,29 @@ def test_cpmc_dependency_counts_the_next_layer_slice():
     assert int(torch.argmin(conv1)) != 0
 
 
+@pytest.mark.parametrize("normalization", ["none", "layer_max", "global_max"])
+def test_cpmc_weight_value_honours_the_normalization(normalization):
+    """layer_* normalise each block (filter, consumer slice) in its layer; none sums raw norms; global_* rescales
+    the summed values of the whole network by one statistic."""
+    model = Plain()
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0,
+                                     normalization=normalization)
+    conv1 = scores[[g.root_name for g in groups].index("conv1")]
+    filters = model.conv1.weight.detach().abs().sum((1, 2, 3)).double()
+    slices = model.conv2.weight.detach().abs().sum((0, 2, 3)).double()
+    if normalization == "layer_max":
+        filters, slices = filters / filters.max(), slices / slices.max()
+    expected = filters + slices
+    if normalization == "global_max":
+        expected = expected / max(float(s.abs().max()) for s in _raw_cpmc_values(model))
+    torch.testing.assert_close(conv1.double(), expected, rtol=1e-5, atol=1e-8)
+
+
+def _raw_cpmc_values(model):
+    _, raw = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none")
+    return raw
+
+
 def test_cpmc_values_a_residual_stream_by_everything_that_depends_on_it():
     """Without costs, a channel read by many layers outranks a plain one with the same relative weights."""
     model = small_resnet()

@@ -13,11 +13,13 @@ Global normalisation (our reading of "cross-layer comparison"): every criterion 
 before the three are combined.
 
 - Weight value: each block of weights that disappears — the filter in every coupled output layer and
-  the input slice in every consumer — contributes its Lp norm divided by the mean norm of that block's
-  layer (BatchNorm makes absolute weight scales incomparable between layers). ``M_i`` is the sum over
-  blocks, so a channel that many layers depend on (a residual stream) is worth more, just as its costs
-  are higher. With ``dependency=False`` only the filters count and ``M`` is the filter norm normalised
-  by ``normalization``, exactly the ``l1`` criterion (``p=1``).
+  the input slice in every consumer — contributes its Lp norm, normalised within that block's layer
+  (``normalization``, default ``layer_mean``: divided by the layer's mean, because BatchNorm makes
+  absolute weight scales incomparable between layers). ``M_i`` is the sum over blocks, so a channel that
+  many layers depend on (a residual stream) is worth more, just as its costs are higher. ``none`` sums
+  raw norms; ``global_*`` rescale the summed ``M`` of all channels by one network-wide statistic. With
+  ``dependency=False`` only the filters count and ``M`` is the normalised filter norm, exactly the ``l1``
+  criterion (``p=1``).
 - Costs: ``F / mean(F)`` and ``P / mean(P)`` over all prunable channels of the network.
 
 Channels with little weight and high cost should go first; the combination is explicit:
@@ -68,27 +70,32 @@ class CPMC(Criterion):
         self.p, self.dependency, self.combine = p, dependency, combine
         self.flops_weight, self.params_weight = float(flops_weight), float(params_weight)
         self._global_costs: tuple[float, float] | None = None
+        self._global_magnitudes: dict[Any, torch.Tensor] = {}
 
-    def _block_norms(self, weights: torch.Tensor) -> torch.Tensor:
-        norms = weights.abs().sum(1) if self.p == 1 else weights.pow(2).sum(1).sqrt()
-        return norms.double()
+    def _per_layer(self, values: torch.Tensor) -> torch.Tensor:
+        """``layer_*`` normalisations act on each block (one layer's values); ``none``/``global_*`` leave it."""
+        return normalize([values], self.normalization)[0] if self.normalization.startswith("layer_") else values
 
     def magnitude(self, group: ChannelGroup) -> torch.Tensor:
-        """Weight value ``M`` of each root channel (see module docstring)."""
-        if not self.dependency:
+        """Weight value ``M`` of each root channel, before any ``global_*`` normalisation (see module docstring)."""
+        if not self.dependency:  # the filter norm over the coupled output layers: exactly the l1 / l2 criterion
             filter_norm = L1() if self.p == 1 else L2()
-            return normalize([filter_norm.score(group, None)], self.normalization)[0]  # type: ignore[arg-type]
-        total = torch.zeros(group.size, dtype=torch.float64)
+            return self._per_layer(filter_norm.score(group, None).double())  # type: ignore[arg-type]
         blocks = [(m, group.filter_weights(m)) for m in group.outputs]
         blocks += [(m, group.input_slices(m)) for m in group.inputs]
+        total = torch.zeros(group.size, dtype=torch.float64)
         for member, weights in blocks:
-            norms = self._block_norms(weights)
-            total += member.scatter(norms / (norms.mean() + 1e-12), group.size)
+            norms = weights.abs().sum(1) if self.p == 1 else weights.pow(2).sum(1).sqrt()
+            total += member.scatter(self._per_layer(norms.double()), group.size)
         return total
+
+    def _magnitudes(self, groups: list[ChannelGroup]) -> list[torch.Tensor]:
+        magnitudes = [self.magnitude(g) for g in groups]
+        return normalize(magnitudes, self.normalization) if self.normalization.startswith("global_") else magnitudes
 
     def score_all(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[torch.Tensor]:
         """Scores of all groups, normalised globally and combined (see module docstring)."""
-        magnitudes = [self.magnitude(g) for g in groups]
+        magnitudes = self._magnitudes(groups)
         shapes = ctx.layer_shapes()
         costs = [g.channel_costs(shapes) for g in groups]
         mean_f = torch.cat([f for f, _ in costs]).mean().item() if costs else 1.0
@@ -105,15 +112,16 @@ class CPMC(Criterion):
     def score(self, group: ChannelGroup, ctx: ScoringContext) -> torch.Tensor:
         """Score one group (Torch-Pruning adapter): global cost means come from all groups of the model."""
         if self._global_costs is None:
-            dg = group.tp_group._DG
-            groups = collect_groups(dg, ignored=[])
+            groups = collect_groups(group.tp_group._DG, ignored=[])
             shapes = ctx.layer_shapes()
             costs = [g.channel_costs(shapes) for g in groups]
             self._global_costs = (torch.cat([f for f, _ in costs]).mean().item(),
                                   torch.cat([p for _, p in costs]).mean().item())
+            self._global_magnitudes = dict(zip([g.root for g in groups], self._magnitudes(groups)))
         mean_f, mean_p = self._global_costs
         f, p = group.channel_costs(ctx.layer_shapes())
-        m = self.magnitude(group)
+        m = self._global_magnitudes.get(group.root) if self.normalization.startswith("global_") else None
+        m = self.magnitude(group) if m is None else m
         return self._combine(m, f / max(mean_f, 1e-12), p / max(mean_p, 1e-12))
 
     def __call__(self, group, **kwargs: Any) -> torch.Tensor:
