@@ -137,13 +137,11 @@ def train(
 
 def calibrated_probabilities(trained: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Final-model probabilities ``(N,)`` and fold-model probabilities ``(K, N)``, all temperature-scaled."""
-    fps = trained.preprocess.fps
-    p = sigmoid(trained.final.decision_function(x, fps) / trained.temperature)
-    folds = np.array([sigmoid(m.decision_function(x, fps) / trained.temperature) for m in trained.folds])
-    return p, folds.reshape(len(trained.folds), len(x))
+    probs, folds, _ = calibrated_outputs(trained, x, with_importance=False)
+    return probs, folds
 
 
-def calibrated_outputs(trained: TrainedModel, x: np.ndarray
+def calibrated_outputs(trained: TrainedModel, x: np.ndarray, with_importance: bool = True
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Final and fold probabilities as :func:`calibrated_probabilities`, plus the joint importance ``(N, 18)``.
 
@@ -154,17 +152,19 @@ def calibrated_outputs(trained: TrainedModel, x: np.ndarray
     the cross-validation models are already there for the uncertainty band.
     """
     fps = trained.preprocess.fps
-    logits, importance = trained.final.decision_and_importance(x, fps)
+
+    def outputs(model, importance: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        return model.decision_and_importance(x, fps) if importance else (model.decision_function(x, fps), None)
+
+    logits, importance = outputs(trained.final, with_importance)
     members = [] if importance is None else [importance]
     fold_logits = []
     for model in trained.folds:
-        if members and trained.final.cheap_importance and model.cheap_importance:
-            fold_logit, fold_importance = model.decision_and_importance(x, fps)
-            if fold_importance is not None:
-                members.append(fold_importance)
-        else:
-            fold_logit = model.decision_function(x, fps)
+        fold_logit, fold_importance = outputs(model, bool(members) and trained.final.cheap_importance
+                                              and model.cheap_importance)
         fold_logits.append(fold_logit)
+        if fold_importance is not None:
+            members.append(fold_importance)
     probs = sigmoid(logits / trained.temperature)
     folds = np.array([sigmoid(f / trained.temperature) for f in fold_logits]).reshape(len(trained.folds), len(x))
     if not members:

@@ -115,38 +115,33 @@ class TorchRiskModel(RiskModel):
         return [x[:, :, a:b] for a, b in windows(x.shape[2], cfg.window, cfg.stride)]
 
     @torch.no_grad()
-    def decision_function(self, x: np.ndarray, fps: float) -> np.ndarray:
+    def _window_means(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits and attention weights (None without attention), each averaged over the time windows."""
         self.net.eval()
-        logits = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)))[0].numpy()
-                  for w in self._windowed(x)]
-        return np.mean(np.stack(logits), axis=0).astype(np.float64)
+        outputs = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))) for w in self._windowed(x)]
+        logits = np.mean(np.stack([o[0].numpy() for o in outputs]), axis=0).astype(np.float64)
+        if outputs[0][1] is None:
+            return logits, None
+        return logits, np.mean(np.stack([o[1].numpy() for o in outputs]), axis=0).astype(np.float64)
+
+    def decision_function(self, x: np.ndarray, fps: float) -> np.ndarray:
+        return self._window_means(x)[0]
 
     @property
     def cheap_importance(self) -> bool:  # type: ignore[override]
         return self.name == "attention"
 
-    @torch.no_grad()
     def decision_and_importance(self, x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Attention model: logits and attention weights from the same forward passes."""
-        if self.name != "attention":
-            return super().decision_and_importance(x, fps)
-        self.net.eval()
-        outputs = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))) for w in self._windowed(x)]
-        logits = np.mean(np.stack([o[0].numpy() for o in outputs]), axis=0).astype(np.float64)
-        weights = np.mean(np.stack([o[1].numpy() for o in outputs]), axis=0).astype(np.float64)
-        return logits, weights
+        return self._window_means(x) if self.name == "attention" else super().decision_and_importance(x, fps)
 
-    @torch.no_grad()
     def joint_importance(self, x: np.ndarray, fps: float) -> np.ndarray:
         """Attention model: the attention weights; ST-GCN: Grad-CAM averaged over time."""
-        self.net.eval()
-        if self.name != "attention":
-            with torch.enable_grad():
-                return self.joint_time_map(x, fps).mean(axis=1)
-        weights = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)))[1].numpy()
-                   for w in self._windowed(x)]
-        return np.mean(np.stack(weights), axis=0).astype(np.float64)
+        if self.name == "attention":
+            return self._window_means(x)[1]
+        return self.joint_time_map(x, fps).mean(axis=1)
 
+    @torch.enable_grad()  # Grad-CAM needs gradients even when called inside torch.no_grad()
     def joint_time_map(self, x: np.ndarray, fps: float) -> np.ndarray:
         """Grad-CAM of the logit on the last joint-resolved features, upsampled to ``(N, T, 18)``, max 1."""
         self.net.eval()
