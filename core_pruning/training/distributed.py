@@ -8,6 +8,7 @@ statistics over ranks with :func:`all_reduce_sum`, which is a no-op in a single 
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -58,7 +59,15 @@ def setup(device: str | torch.device | None = "auto") -> tuple[DistInfo, torch.d
         torch.cuda.set_device(chosen)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")
+        # a group left alive at interpreter exit can abort the process while its threads are torn down
+        # ("terminate called without an active exception", exit -6): leave it explicitly
+        atexit.register(_leave_process_group)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank), chosen
+
+
+def _leave_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def current() -> DistInfo:
