@@ -59,6 +59,54 @@ def test_attention_scales_each_joint_by_its_weight():
     torch.testing.assert_close(scaled, h * w[:, None, None, :])
 
 
+
+def _backbone_input(net: JointAttentionNet, x: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attended features the backbone receives, as ``(N, F, T', V)``, and the features forward returns."""
+    seen = []
+    handle = net.backbone.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
+    _, _, feats = net(x, **kwargs)
+    handle.remove()
+    n, f, t, v = feats.shape
+    return seen[0].reshape(n, f, v, t).permute(0, 1, 3, 2), feats.detach()
+
+
+def test_joint_dropout_drops_whole_joints_in_training_only():
+    torch.manual_seed(0)
+    net = JointAttentionNet()
+    x = torch.randn(64, 2, 100, 18)
+    net.train()
+    seen, feats = _backbone_input(net, x, joint_dropout=0.3)
+    dropped = (seen == 0).all(dim=(1, 2))  # (N, V): every feature of a joint zeroed, or none
+    kept = ~dropped
+    assert 0.2 < dropped.float().mean() < 0.4
+    # the kept joints are scaled by 1 / (1 - p); the returned features are those before the dropout
+    torch.testing.assert_close(seen.permute(0, 3, 1, 2)[kept], feats.permute(0, 3, 1, 2)[kept] / 0.7)
+    assert (dropped.sum(dim=0) > 0).all()  # each joint is dropped in some sequences ...
+    assert (dropped.sum(dim=1) < 18).all()  # ... and no sequence loses all of them here
+    net.eval()
+    seen, feats = _backbone_input(net, x, joint_dropout=0.3)
+    torch.testing.assert_close(seen, feats)  # inference: no dropout whatever the argument
+
+
+def test_attention_training_uses_the_configured_joint_dropout(data, monkeypatch):
+    rates = []
+    original = JointAttentionNet.forward
+
+    def spy(self, x, joint_dropout=0.0):
+        rates.append(joint_dropout)
+        return original(self, x, joint_dropout)
+
+    monkeypatch.setattr(JointAttentionNet, "forward", spy)
+    x, y = data[0][:32], data[1][:32]
+    cfg = TrainConfig(epochs=1, batch_size=8, min_steps=0, joint_dropout=0.25)
+    model = create_model("attention", cfg).fit(x, y, 25.0)
+    assert rates and set(rates) == {0.25}
+    rates.clear()
+    model.decision_function(x, 25.0)
+    assert set(rates) == {0.0}
+    assert TrainConfig().joint_dropout == 0.3
+    assert TrainConfig.from_dict(cfg.to_dict()).joint_dropout == 0.25
+
 def test_stgcn_graph_partitions():
     parts = spatial_adjacency()
     assert parts.shape == (3, 18, 18)

@@ -35,6 +35,9 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-3
     attention_l1: float = 0.05  # L1 penalty on the joint attention weights (attention model only)
+    # Probability of dropping a joint's attended features per training sequence (attention model only): with
+    # it, every informative joint of a limb gets attention, not just one; see cp_predict.models.attention.
+    joint_dropout: float = 0.3
     window: int = 300
     stride: int = 150
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -86,6 +89,7 @@ class TorchRiskModel(RiskModel):
         opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, int(np.ceil(len(x) / cfg.batch_size)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+        extra = {"joint_dropout": cfg.joint_dropout} if isinstance(self.net, JointAttentionNet) else {}
         history = []
         self.net.train()
         for _ in range(epochs):
@@ -96,7 +100,7 @@ class TorchRiskModel(RiskModel):
                 if len(idx) < 2:  # BatchNorm needs two samples
                     continue
                 batch = augment(_random_crop(x[idx], cfg.window, rng), cfg.augment, rng)
-                logit, weights, _ = self.net(torch.from_numpy(batch))
+                logit, weights, _ = self.net(torch.from_numpy(batch), **extra)
                 loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(y[idx]), pos_weight=pos_weight)
                 if weights is not None and cfg.attention_l1:
                     loss = loss + cfg.attention_l1 * weights.mean()
