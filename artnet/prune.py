@@ -114,15 +114,17 @@ def firing_on(unpruned: GoogLeNetEncoder, removed: dict[str, list[int]], batches
     Per layer: fraction of (removed channel, image) pairs where the channel is > 0 anywhere, and the
     largest value relative to the layer's mean activation of kept channels.
     """
-    modules = {f"encoder.{name}.conv": module for name, module in unpruned.named_modules()
+    # hooks on the convolutions themselves (always called; the encoder may pool before a block's ReLU),
+    # their outputs passed through the ReLU here: exactly the block's post-ReLU output
+    modules = {f"encoder.{name}.conv": module.conv for name, module in unpruned.named_modules()
                if isinstance(module, ConvReLU)}
     outputs: dict[str, list[Tensor]] = {}
     handles = []
     for layer in removed:
         if layer not in modules:
-            continue
+            raise ValueError(f"pruned layer {layer} is not a convolution of this encoder")
         handles.append(modules[layer].register_forward_hook(
-            lambda m, i, o, layer=layer: outputs.setdefault(layer, []).append(o.detach())))
+            lambda m, i, o, layer=layer: outputs.setdefault(layer, []).append(o.detach().clamp_min(0))))
     try:
         for x in batches:
             unpruned(x)

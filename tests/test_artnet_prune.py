@@ -43,12 +43,15 @@ def pruned():
 
 
 def _dead_channels(encoder: GoogLeNetEncoder, images: list[torch.Tensor]) -> dict[str, list[int]]:
-    """Independent check: channels whose post-ReLU output is 0 everywhere on every image."""
+    """Independent check: channels whose post-ReLU output is 0 everywhere on every image.
+
+    Hooks the convolutions (the encoder may max-pool before a block's ReLU); a channel is dead when its
+    pre-activation is <= 0 everywhere, i.e. its ReLU output is 0."""
     from artnet.encoder import ConvReLU
 
     peak: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, out, name=name: peak.__setitem__(
-        name, torch.maximum(peak.get(name, torch.zeros(out.shape[1])), out.amax(dim=(0, 2, 3)))))
+    handles = [m.conv.register_forward_hook(lambda _m, _i, out, name=name: peak.__setitem__(
+        name, torch.maximum(peak.get(name, torch.zeros(out.shape[1])), out.amax(dim=(0, 2, 3)).clamp_min(0))))
         for name, m in encoder.named_modules() if isinstance(m, ConvReLU)]
     with torch.no_grad():
         for x in images:
