@@ -1,7 +1,7 @@
 """``python -m artnet bench``: time ArtNet against baselines in one process, same pipeline, same inputs.
 
-Rows: ms per stylised image (median of ``repeats`` after one warm-up per model) and peak memory, for each
-model x size x style-features (cached or not). Models:
+Rows: ms per stylised image and peak memory, for each model x size x style-features (cached or not).
+Models:
 
 * ``artnet`` -- pruned GoogLeNet encoder + decoder (shipped weights when present, else same architecture
   with random weights and the note says so), AdaIN unless ``--transform``;
@@ -10,13 +10,23 @@ model x size x style-features (cached or not). Models:
 * ``adain_vgg19`` -- VGG19 up to relu4_1 + mirror decoder, AdaIN (random weights: timing only);
 * ``teacher_wct`` -- the teacher's enc4/dec4 (16x-compressed VGG19) with WCT (needs ../shared).
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the rise of the process's resident
-memory over its level before the call, sampled every millisecond by a thread (``/proc/self/statm``).
+Timing: after one warm-up per model, the calls of one size are *interleaved* -- repeat 1 of every model
+and both style modes, then repeat 2, ... -- and each row reports the median of its ``repeats``, so a
+change in the machine's load during the run touches every model alike and the ratios against
+``adain_vgg19`` stay fair. The load average before and after is stored with the result.
+
+Peak memory is measured in the untimed warm-up call of each row at its size (the sampling thread would
+otherwise compete with the timed work for the cores): on CUDA ``torch.cuda.max_memory_allocated``; on
+CPU the rise of the bytes allocated through ``malloc`` (:func:`artnet.runtime.allocated_bytes`, sampled
+every millisecond by a thread) over their level before the call -- the process keeps freed memory
+mapped (:mod:`artnet.runtime`), so its resident size no longer shows what a call needs. Off glibc, the
+rise of the resident size is used instead.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import statistics
 import threading
 import time
@@ -29,6 +39,7 @@ import torch
 from core_pruning.utils import InputError, cpu_name
 
 from .model import ArtNet
+from .runtime import allocated_bytes
 from .transforms import StyleFeatures
 
 DEFAULT_SIZES = ("512x512", "1024x1024", "2048x2048", "3840x2160")
@@ -47,7 +58,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 class PeakMemory:
-    """Peak extra memory (MB) during a ``with`` block: CUDA allocator peak, or sampled RSS rise on CPU."""
+    """Peak extra memory (MB) during a ``with`` block: CUDA allocator peak, or sampled malloc/RSS rise on CPU."""
 
     def __init__(self, device: torch.device):
         self.device = device
@@ -58,19 +69,23 @@ class PeakMemory:
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * 4096
 
+    def _level(self) -> int:
+        allocated = allocated_bytes()
+        return self._rss() if allocated is None else allocated
+
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self.base = torch.cuda.memory_allocated(self.device)
             return self
-        self.base = self._rss()
+        self.base = self._level()
         self.peak = self.base
         self.running = True
 
         def sample() -> None:
             while self.running:
-                self.peak = max(self.peak, self._rss())
+                self.peak = max(self.peak, self._level())
                 time.sleep(0.001)
 
         self.thread = threading.Thread(target=sample, daemon=True)
@@ -84,7 +99,7 @@ class PeakMemory:
             return
         self.running = False
         self.thread.join()
-        self.peak = max(self.peak, self._rss())
+        self.peak = max(self.peak, self._level())
         self.peak_mb = (self.peak - self.base) / 2**20
 
 
@@ -143,17 +158,12 @@ def _candidates(models: list[str], device: torch.device, tile: int, transform: s
     return out, notes
 
 
-def _time(fn: Callable[[], Any], device: torch.device, repeats: int) -> tuple[float, float]:
-    times, peaks = [], []
-    for _ in range(repeats):
-        with PeakMemory(device) as memory:
-            start = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append((time.perf_counter() - start) * 1000)
-        peaks.append(memory.peak_mb)
-    return statistics.median(times), max(peaks)
+def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000
 
 
 def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats: int, tile: int,
@@ -164,6 +174,7 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
     candidates, notes = _candidates(models, device, tile, transform)
     generator = torch.Generator().manual_seed(0)
     style_image = torch.rand(1, 3, style_size, style_size, generator=generator).to(device)
+    load_before = _load_average()
     rows: list[dict[str, Any]] = []
     warm = min(256, *(min(w, h) for _, w, h in parsed))
     for cand in candidates:  # warm-up: first-call allocations and kernel selection
@@ -171,22 +182,31 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
                          transform=cand.transform)
     for label, width, height in parsed:
         content = torch.rand(1, 3, height, width, generator=generator).to(device)
+        calls: dict[tuple[str, bool], Callable[[], None]] = {}
+        peaks: dict[tuple[str, bool], float] = {}
         for cand in candidates:
             cached: StyleFeatures = cand.net.encode_style(style_image, style_size)
-            cand.net.stylize(content[:, :, :64, :64], cached, transform=cand.transform)  # fills the stats cache
             for is_cached in (True, False):
                 style = cached if is_cached else style_image
 
                 def call(style=style, cand=cand, content=content) -> None:
                     cand.net.stylize(content, style, transform=cand.transform, style_size=style_size)
 
-                count = repeats if width * height <= 1024 * 1024 else 1
-                ms, peak = _time(call, device, count)
-                row = {"model": cand.name, "size": label, "style_cached": is_cached, "transform": cand.transform,
-                       "ms": round(ms, 1), "peak_mb": round(peak, 1), "repeats": count, "note": cand.note}
-                rows.append(row)
-                if progress:
-                    progress(f"{cand.name:16s} {label:10s} cached={is_cached!s:5s} {ms:10.1f} ms {peak:8.1f} MB")
+                with PeakMemory(device) as memory:  # untimed warm-up at this size (fills the style cache)
+                    call()
+                calls[(cand.name, is_cached)], peaks[(cand.name, is_cached)] = call, memory.peak_mb
+        count = repeats if width * height <= 1024 * 1024 else 1
+        times: dict[tuple[str, bool], list[float]] = {key: [] for key in calls}
+        for _ in range(count):  # interleaved: every model once per round
+            for key, call in calls.items():
+                times[key].append(_timed(call, device))
+        for (name, is_cached), values in times.items():
+            cand = next(c for c in candidates if c.name == name)
+            ms, peak = statistics.median(values), peaks[(name, is_cached)]
+            rows.append({"model": name, "size": label, "style_cached": is_cached, "transform": cand.transform,
+                         "ms": round(ms, 1), "peak_mb": round(peak, 1), "repeats": count, "note": cand.note})
+            if progress:
+                progress(f"{name:16s} {label:10s} cached={is_cached!s:5s} {ms:10.1f} ms {peak:8.1f} MB")
     for row in rows:  # ratios against the VGG19 AdaIN network measured in this same run
         base = next((r for r in rows if r["model"] == "adain_vgg19" and r["size"] == row["size"]
                      and r["style_cached"] == row["style_cached"]), None)
@@ -194,7 +214,14 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
             row["speedup_vs_adain_vgg19"] = round(base["ms"] / row["ms"], 2)
     return {"device": _device_name(device), "threads": torch.get_num_threads(), "tile": tile,
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "torch": torch.__version__,
-            "notes": notes, "rows": rows}
+            "load_average": {"before": load_before, "after": _load_average()}, "notes": notes, "rows": rows}
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _device_name(device: torch.device) -> str:
@@ -205,7 +232,12 @@ def _device_name(device: torch.device) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """Plain-text table of the bench rows (Markdown-compatible)."""
-    lines = [f"device: {result['device']}  threads: {result['threads']}  date: {result['date']}", "",
+    load = result.get("load_average") or {}
+    load_text = ""
+    if load.get("before") and load.get("after"):
+        load_text = ("  load average (1/5/15 min) before: " + "/".join(f"{v:.1f}" for v in load["before"])
+                     + ", after: " + "/".join(f"{v:.1f}" for v in load["after"]))
+    lines = [f"device: {result['device']}  threads: {result['threads']}  date: {result['date']}{load_text}", "",
              "| model | size | style cached | transform | ms | peak MB | x faster than adain_vgg19 |",
              "|---|---|---|---|---:|---:|---:|"]
     for row in result["rows"]:
