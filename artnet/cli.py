@@ -55,6 +55,13 @@ def _weights(text: str) -> list[float]:
     return values
 
 
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no names given")
+    return names
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors exit with code 2 through our one-line convention."""
 
@@ -161,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
     p.add_argument("--sparsity", type=float, default=1.0,
                    help="weight of the channel group-sparsity term that creates zero channels (default 1.0)")
+    p.add_argument("--levels", type=_names,
+                   help="comma-separated student levels matched to the teacher, from conv1,conv3,inception3b "
+                        "(default conv1,inception3b; see artnet.distill)")
 
     p = sub.add_parser("prune", help="zero-channel prune the distilled encoder (core_pruning, criterion zero)",
                        description="Calibrate on all training images, remove channels that are zero on all of them, "
@@ -334,10 +344,10 @@ def _distill(args: argparse.Namespace) -> int:
     from .weights import write_card
 
     _check_export(args)
+    levels = {"levels": tuple(args.levels)} if args.levels else {}
     config = DistillConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
                            weight_decay=args.weight_decay, sparsity=args.sparsity, seed=args.seed,
-                           threads=args.threads,
-                           device=args.device, use_shared=not args.no_shared)
+                           threads=args.threads, device=args.device, use_shared=not args.no_shared, **levels)
     summary = run_distillation(config, args.run, export=args.export, progress=not args.no_progress)
     if args.export:
         write_card(args.export, _card("distilled GoogLeNet encoder (BatchNorm folded, not pruned)", summary, args,
