@@ -84,6 +84,9 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
 def _add_style_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transform", choices=TRANSFORM_CHOICES, default="s2", help="feature transform (default s2)")
     parser.add_argument("--alpha", type=_fraction, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--swap-weight", type=_fraction,
+                        help="S2 only: share of the swapped (textured) features blended with the aligned ones, in "
+                             "[0, 1] (default: artnet.transforms.s2.SWAP_WEIGHT)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     parser.add_argument("--size", type=_size, default=512,
                         help="long side of the output in pixels, 16..4096 (default 512; 0 = keep the input's)")
@@ -192,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands ----------------------------------------------------------------------------------------------
+def _transform_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Options of the chosen transform given on the command line (``--swap-weight`` belongs to S2)."""
+    if args.swap_weight is None:
+        return {}
+    if args.transform != "s2":
+        raise InputError(f"--swap-weight applies to --transform s2, not {args.transform}")
+    return {"swap_weight": args.swap_weight}
+
+
 def _load_net(args: argparse.Namespace):
     from .model import ArtNet
     from .training import set_threads
@@ -222,6 +234,7 @@ def _stylize(args: argparse.Namespace) -> int:
         sources, targets = [content], [out]
     for target in targets:
         check_output_path(target, force=args.force)
+    options = _transform_options(args)
     if args.weights is not None and len(args.weights) != len(args.style):
         raise InputError(f"got {len(args.weights)} weights for {len(args.style)} styles")
     styles = [load_tensor(path, args.style_size) for path in args.style]
@@ -238,7 +251,7 @@ def _stylize(args: argparse.Namespace) -> int:
         if mask_array is not None:
             mask = resize(to_tensor(mask_array), image.shape[2], image.shape[3])[0].mean(0)
         result = net.stylize(image, cached, weights=args.weights, mask=mask, transform=args.transform,
-                             alpha=args.alpha, preserve_color=args.preserve_color)
+                             alpha=args.alpha, preserve_color=args.preserve_color, **options)
         save_image(result.image, target)
         report.append({"content": str(src), "out": str(target), "size": f"{image.shape[3]}x{image.shape[2]}",
                        "seconds": round(result.seconds, 3),
@@ -267,6 +280,7 @@ def _video(args: argparse.Namespace) -> int:
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
     out = check_output_path(args.out, force=args.force)
+    options = _transform_options(args)
     style_image = load_tensor(args.style, args.style_size)
     net = _load_net(args)
     style = net.encode_style(style_image, 0)
@@ -276,7 +290,8 @@ def _video(args: argparse.Namespace) -> int:
 
     def make(stabilize: str) -> VideoStylizer:
         return VideoStylizer(net, style, transform=args.transform, alpha=args.alpha, stabilize=stabilize,
-                             momentum=args.momentum, blend=args.blend, preserve_color=args.preserve_color)
+                             momentum=args.momentum, blend=args.blend, preserve_color=args.preserve_color,
+                             **options)
 
     stylizer = make(args.stabilize)
     plain = make("none") if args.compare and args.stabilize != "none" else None

@@ -55,6 +55,24 @@ def test_stylize_writes_the_image_and_json(weights_dir, tmp_path, capsys):
     assert Image.open(out).size == (64, 40)
 
 
+def test_swap_weight_reaches_the_s2_transform(weights_dir, tmp_path, capsys, monkeypatch):
+    from artnet.transforms import TRANSFORMS
+
+    seen = []
+    original = TRANSFORMS["s2"]
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("swap_weight"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setitem(TRANSFORMS, "s2", spy)
+    content, style = _write(tmp_path / "c.png", 50, 80), _write(tmp_path / "s.jpg", 30, 30, 1)
+    for name, extra in (("given.png", ["--swap-weight", "0.25"]), ("default.png", [])):
+        assert _run(["stylize", "--content", content, "--style", style, "--out", tmp_path / name, "--size", 64,
+                     "--transform", "s2", *extra], capsys)[0] == 0
+    assert seen == [0.25, None]  # None: the transform's own default applies
+
+
 def test_existing_output_is_not_overwritten_without_force(weights_dir, tmp_path, capsys):
     content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
     out = tmp_path / "keep.png"
@@ -67,7 +85,7 @@ def test_existing_output_is_not_overwritten_without_force(weights_dir, tmp_path,
     assert code == 0 and out.read_bytes() != b"precious"
 
 
-@pytest.mark.parametrize("problem", ["corrupt", "missing", "weights_mismatch", "mask_one_style"])
+@pytest.mark.parametrize("problem", ["corrupt", "missing", "weights_mismatch", "mask_one_style", "swap_not_s2"])
 def test_bad_input_is_one_line_with_exit_code_2(weights_dir, tmp_path, capsys, problem):
     content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
     argv = ["stylize", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--size", 32]
@@ -78,8 +96,10 @@ def test_bad_input_is_one_line_with_exit_code_2(weights_dir, tmp_path, capsys, p
         argv[4] = tmp_path / "nope.jpg"
     elif problem == "weights_mismatch":
         argv += ["--style", style, "--weights", "0.2,0.3,0.5"]
-    else:
+    elif problem == "mask_one_style":
         argv += ["--mask", content]
+    else:
+        argv += ["--transform", "adain", "--swap-weight", "0.5"]
     code, _, err = _run(argv, capsys)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err

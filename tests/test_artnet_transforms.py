@@ -125,8 +125,22 @@ def test_s2_brings_local_style_structure_that_adain_cannot():
         v = f.reshape(16, -1).T
         return float(torch.cdist(v, atoms).min(1).values.mean())
 
-    assert distance_to_atoms(s2(content, style, patch_size=1, match_channels=None)) < \
-        0.5 * distance_to_atoms(adain(content, style))
+    full = distance_to_atoms(s2(content, style, patch_size=1, match_channels=None, swap_weight=1.0))
+    assert full < 0.5 * distance_to_atoms(adain(content, style))
+    half = distance_to_atoms(s2(content, style, patch_size=1, match_channels=None, swap_weight=0.5))
+    assert full < half < distance_to_atoms(adain(content, style))  # the swap strength trades texture away
+
+
+def test_swap_weight_blends_the_swapped_with_the_aligned_features():
+    content, style = _features(16, 12, 14, 23, offset=0.4), StyleFeatures(_features(16, 15, 15, 24))
+    aligned = adain(content, style)
+    swapped = style_swap(aligned, style)
+    torch.testing.assert_close(s2(content, style, swap_weight=1.0), adain(swapped, style))
+    torch.testing.assert_close(s2(content, style, swap_weight=0.3), adain(0.7 * aligned + 0.3 * swapped, style),
+                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(s2(content, style, swap_weight=0.0), aligned, rtol=1e-4, atol=1e-4)  # = AdaIN
+    with pytest.raises(ValueError, match="swap_weight"):
+        s2(content, style, swap_weight=1.5)
 
 
 def test_s2_rejects_bad_options():

@@ -19,7 +19,13 @@ description ("a style swap held between two global statistic alignments"), step 
      the resolution. At most ``max_style_patches`` style patches are kept (regular sub-grid).
    * Reconstruction gathers, for each of the ``p x p`` offsets, the chosen patches' values from the full
      (not projected) style features and averages the overlaps: memory of two feature maps, no one-hot.
-3. **Second alignment** (top slice): overlap averaging lowers the variance and shifts statistics, so the
+3. **Swap strength** (``swap_weight`` w in [0, 1]): the filling is ``(1 - w) * a + w * swap(a)``, a blend of
+   the swapped features with the *aligned* features of step 1 -- not with the raw content. Both ends
+   already carry the style's global statistics, so lowering ``w`` gives back content structure while the
+   holistic style stays (w = 0 is AdaIN, w = 1 the plain sandwich). The caller's ``alpha`` blends toward
+   the raw content features instead, which undoes the first alignment too and costs style fast
+   (measured on the 7x20 grid: S2 at alpha 0.8 had AdaIN's style loss, x1.00).
+4. **Second alignment** (top slice): overlap averaging lowers the variance and shifts statistics, so the
    swapped features get the style's global statistics back with AdaIN (or WCT).
 
 The caller then blends with the content features by ``alpha`` (content-style trade-off).
@@ -38,6 +44,13 @@ from .stats import StatsHook, StyleFeatures, as_chw, as_style, with_prefix
 from .wct import wct
 
 ALIGNMENTS = ("adain", "wct")
+#: Default swap strength (step 3 of the module docstring). Chosen on a subset of the quality grid (every 2nd
+#: content x every 3rd style = 4 x 7 pairs at 512 px, teacher-scored as in ``benchmarks/artnet_quality.py``),
+#: shipped weights of 2026-11-24 -- content loss / style loss (mean/std) relative to AdaIN at
+#: w = 0.25, 0.5, 0.75, 1: x1.004 / x0.979, x1.039 / x0.953, x1.112 / x0.932, x1.202 / x0.920. Content loss
+#: grows faster than linearly in w while style loss falls about linearly, so an inner value trades best; 0.6
+#: keeps the content loss well inside AdaIN's +10% with most of the style gain.
+SWAP_WEIGHT = 0.6
 
 
 def _style_basis(style: StyleFeatures, channels: int | None) -> tuple[Tensor, Tensor | None]:
@@ -155,15 +168,24 @@ def style_swap(target: Tensor, style: Tensor | StyleFeatures, patch_size: int = 
 
 def s2(content: Tensor, style: Tensor | StyleFeatures, content_mask: Tensor | None = None,
        stats_hook: StatsHook | None = None, patch_size: int = 3, match_channels: int | None = 64,
-       max_style_patches: int = 4096, align: str = "adain", memory_mb: float = 64.0) -> Tensor:
-    """The sandwich swap transform: ``align(swap(align(f_c, f_s), f_s), f_s)`` (see module docstring).
+       max_style_patches: int = 4096, align: str = "adain", memory_mb: float = 64.0,
+       swap_weight: float = SWAP_WEIGHT) -> Tensor:
+    """The sandwich swap transform: ``align((1 - w) a + w swap(a), f_s)`` with ``a = align(f_c, f_s)``.
 
-    ``stats_hook`` sees the two alignments under the keys ``first.<align>`` and ``second.<align>``.
+    See the module docstring. ``stats_hook`` sees the two alignments under the keys ``first.<align>`` and
+    ``second.<align>``.
     """
     if align not in ALIGNMENTS:
         raise ValueError(f"unknown alignment {align!r}; choose from {ALIGNMENTS}")
+    if not 0.0 <= float(swap_weight) <= 1.0:
+        raise ValueError(f"swap_weight must be in [0, 1], got {swap_weight}")
     style = as_style(style)
     align_fn = adain if align == "adain" else wct
     first = align_fn(content, style, content_mask, with_prefix(stats_hook, "first."))
-    swapped = style_swap(first, style, patch_size, match_channels, max_style_patches, memory_mb)
+    if swap_weight > 0:
+        swapped = style_swap(first, style, patch_size, match_channels, max_style_patches, memory_mb)
+        if swap_weight < 1:
+            swapped = swapped.sub_(first).mul_(swap_weight).add_(first)  # (1 - w) a + w swap(a), one buffer
+    else:
+        swapped = first
     return align_fn(swapped, style, content_mask, with_prefix(stats_hook, "second."))
