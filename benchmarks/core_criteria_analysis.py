@@ -65,14 +65,14 @@ def save_figures(result: CriteriaAnalysis, model: torch.nn.Module, out: Path, st
 
 
 def mnist_model(out_dir: Path) -> torch.nn.Module:
-    base = REPO / "runs" / "core_criteria_mnist" / "base.pt"
+    base = REPO / "runs" / "core_criteria_mnist" / "base_0.pt"
     if not base.is_file():
         from core_criteria_mnist import train_base
 
         class Recipe:  # the defaults of core_criteria_mnist.py
             base_epochs, steps_per_epoch = 10, None
 
-        return train_base(load_dataset("mnist5k", seed=0), Recipe, base)
+        return train_base(load_dataset("mnist5k", seed=0), Recipe, base, seed=0)
     model = build_model("resnet20", num_classes=10, in_channels=1)
     model.load_state_dict(torch.load(base, map_location="cpu", weights_only=True))
     return model.eval()
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     trained = mnist_model(out)
     result = analyze(trained, x, MNIST_CRITERIA, calib_data=calib)
     save_figures(result, trained, out, "mnist_resnet20")
-    sections.append(tables("ResNet-20 trained on MNIST-5k (runs/core_criteria_mnist/base.pt)", result))
+    sections.append(tables("ResNet-20 trained on MNIST-5k (runs/core_criteria_mnist/base_0.pt)", result))
 
     torch.manual_seed(0)
     init = build_model("resnet20", num_classes=10, in_channels=1).eval()

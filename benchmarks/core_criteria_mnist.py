@@ -1,9 +1,12 @@
 """Criteria benchmark on MNIST-5k: prune a trained CIFAR-style ResNet-20 to 50% and 33% FLOPs, fine-tune, compare.
 
 Protocol (issue 3):
-1. Train ResNet-20 (1 input channel) on the fixed MNIST-5k split (``load_dataset("mnist5k", seed=0)``:
-   4,000 train / 1,000 test) with ``core_pruning.train`` and seed 0; cached in ``--out``/base.pt.
-2. For every criterion and FLOPs target, for each seed: copy the trained model, prune it with
+1. For each seed ``s``, train ResNet-20 (1 input channel) on the fixed MNIST-5k split
+   (``load_dataset("mnist5k", seed=0)``: 4,000 train / 1,000 test) with ``core_pruning.train`` and seed ``s``;
+   cached in ``--out``/base_s.pt. One base model per seed: which channels a criterion removes depends on the
+   trained weights, so the spread over seeds includes the spread of the pruned structure, not only of the
+   fine-tuning (with one shared base model, one lucky or unlucky structure decides a whole row).
+2. For every criterion and FLOPs target, for each seed: copy that seed's trained model, prune it with
    ``core_pruning.prune(..., target_flops=t)``, fine-tune it for the same ``--finetune-epochs`` with
    ``core_pruning.train`` (seeded data order), and measure test accuracy, achieved FLOPs/params and
    CPU latency at batch 64 against the unpruned model (alternating medians in this process; the thread
@@ -115,19 +118,19 @@ def prune_with(name: str, model: torch.nn.Module, x: torch.Tensor, target: float
     return model
 
 
-def train_base(data, args, path: Path) -> torch.nn.Module:
+def train_base(data, args, path: Path, seed: int) -> torch.nn.Module:
     model = build_model("resnet20", num_classes=10, in_channels=1)
     if path.is_file():
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval()
-    print(f"training the base ResNet-20 for {args.base_epochs} epochs ...", flush=True)
+    print(f"training the base ResNet-20 (seed {seed}) for {args.base_epochs} epochs ...", flush=True)
     start = time.perf_counter()
     result = cp.train(model, data.train, None, epochs=args.base_epochs, lr=0.1, batch_size=64, weight_decay=5e-4,
-                      seed=0, progress=False, steps_per_epoch=args.steps_per_epoch)
+                      seed=seed, progress=False, steps_per_epoch=args.steps_per_epoch)
     acc = evaluate(model, data.test)["accuracy"]
     atomic_save(model.state_dict(), path)
     card = {"data": "mnist5k (load_dataset seed 0: 4000 train / 1000 test)", "model": "resnet20, in_channels=1",
-            "epochs": args.base_epochs, "lr": 0.1, "batch_size": 64, "weight_decay": 5e-4, "seed": 0,
+            "epochs": args.base_epochs, "lr": 0.1, "batch_size": 64, "weight_decay": 5e-4, "seed": seed,
             "test_accuracy": acc, "final_train_loss": result.final.get("train_loss"),
             "seconds": time.perf_counter() - start, "command": " ".join(sys.argv)}
     path.with_suffix(".json").write_text(json.dumps(card, indent=1))
@@ -159,7 +162,7 @@ def run_one(name: str, target: float, seed: int, base: torch.nn.Module, data, ar
             "prune_seconds": prune_seconds, "finetune_seconds": finetune_seconds}
 
 
-def remeasure_latency(results: list[dict], base: torch.nn.Module, data, args) -> None:
+def remeasure_latency(results: list[dict], bases: dict[int, torch.nn.Module], data, args) -> None:
     """Measure every saved model again, each alternating with the base, ``--remeasure-latency`` repeats each.
 
     Latency depends only on the architecture; re-measuring all models in one quiet pass removes the load
@@ -168,9 +171,9 @@ def remeasure_latency(results: list[dict], base: torch.nn.Module, data, args) ->
     from core_pruning.cli.model_source import safe_load
 
     batch = data.test.tensors[0][:64]
-    for row in results:
+    for row in (r for r in results if r["seed"] in bases):
         model = safe_load(model_file(Path(args.out), row["criterion"], row["target"], row["seed"]))
-        row.update(latency_ratio(base, model, batch, repeats=args.remeasure_latency))
+        row.update(latency_ratio(bases[row["seed"]], model, batch, repeats=args.remeasure_latency))
         row["latency_repeats"] = args.remeasure_latency
 
 
@@ -198,7 +201,7 @@ def summarise(results: list[dict], base_acc: float, targets: list[float], names:
                 "speed-up (wall)": f"{sp_m:.2f}x ± {sp_s:.2f}",
                 "seeds": len(runs),
             })
-        out.append(f"### target {target:.0%} FLOPs (unpruned base model: {100 * base_acc:.2f}% top-1)\n"
+        out.append(f"### target {target:.0%} FLOPs (unpruned base models: {100 * base_acc:.2f}% top-1, mean)\n"
                    + table(rows, list(rows[0]) if rows else ["criterion"]))
     return "\n\n".join(out)
 
@@ -229,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     data = load_dataset("mnist5k", seed=0)
-    base = train_base(data, args, out / "base.pt")
-    base_acc = evaluate(base, data.test)["accuracy"]
-    print(f"base ResNet-20: {100 * base_acc:.2f}% top-1 on the 1000 test digits", flush=True)
+    bases = {seed: train_base(data, args, out / f"base_{seed}.pt", seed) for seed in seeds}
+    base_accs = [evaluate(b, data.test)["accuracy"] for b in bases.values()]
+    base_acc = mean_std(base_accs)[0]
+    print("base ResNet-20s: " + ", ".join(f"seed {s} {100 * a:.2f}%" for s, a in zip(bases, base_accs))
+          + " top-1 on the 1000 test digits", flush=True)
 
     results_path = out / "results.json"
     results: list[dict] = json.loads(results_path.read_text()) if results_path.is_file() else []
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, target, seed in jobs:
         if (name, target, seed) in done:
             continue
-        row = run_one(name, target, seed, base, data, args)
+        row = run_one(name, target, seed, bases[seed], data, args)
         results.append(row)
         save_json(results, results_path)
         print(f"{name:<20} target {target:.2f} seed {seed}: acc {100 * row['accuracy']:.2f}% "
@@ -248,11 +253,12 @@ def main(argv: list[str] | None = None) -> int:
               f"(prune {row['prune_seconds']:.1f}s, fine-tune {row['finetune_seconds']:.0f}s)", flush=True)
 
     if args.remeasure_latency:
-        remeasure_latency(results, base, data, args)
+        remeasure_latency(results, bases, data, args)
         save_json(results, results_path)
     print()
     print(header("Pruning criteria on MNIST-5k ResNet-20: one-shot prune + fine-tune"))
-    print(f"settings: base {args.base_epochs} epochs (lr 0.1, cosine), fine-tune {args.finetune_epochs} epochs "
+    print(f"settings: one base model per seed, {args.base_epochs} epochs (lr 0.1, cosine), "
+          f"fine-tune {args.finetune_epochs} epochs "
           f"(lr {args.finetune_lr}, cosine, batch 64, same for every row), seeds {seeds}, latency: medians "
           f"(thread CPU time and wall clock) of "
           f"{args.remeasure_latency or args.latency_repeats} alternating CPU forwards at batch 64, "

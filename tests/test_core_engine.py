@@ -150,7 +150,10 @@ def test_cpmc_dependency_counts_the_next_layer_slice():
     conv1 = scores[[g.root_name for g in groups].index("conv1")]
     filters = model.conv1.weight.detach().abs().sum((1, 2, 3))
     slices = model.conv2.weight.detach().abs().sum((0, 2, 3))
-    torch.testing.assert_close(conv1.float(), filters / filters.mean() + slices / slices.mean())
+    value = filters / filters.mean() + slices / slices.mean()
+    torch.testing.assert_close(conv1.float(), value / value.mean())  # default: normalised by the group's mean
+    groups, raw = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, group_normalization="none")
+    torch.testing.assert_close(raw[[g.root_name for g in groups].index("conv1")].float(), value)
     groups, filter_only = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, dependency=False)
     assert int(torch.argmin(filter_only[[g.root_name for g in groups].index("conv1")])) == 0
     assert int(torch.argmin(conv1)) != 0
@@ -162,7 +165,7 @@ def test_cpmc_weight_value_honours_the_normalization(normalization):
     the summed values of the whole network by one statistic."""
     model = Plain()
     groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0,
-                                     normalization=normalization)
+                                     normalization=normalization, group_normalization="none")
     conv1 = scores[[g.root_name for g in groups].index("conv1")]
     filters = model.conv1.weight.detach().abs().sum((1, 2, 3)).double()
     slices = model.conv2.weight.detach().abs().sum((0, 2, 3)).double()
@@ -175,14 +178,15 @@ def test_cpmc_weight_value_honours_the_normalization(normalization):
 
 
 def _raw_cpmc_values(model):
-    _, raw = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none")
+    _, raw = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, normalization="none",
+                             group_normalization="none")
     return raw
 
 
-def test_cpmc_values_a_residual_stream_by_everything_that_depends_on_it():
-    """Without costs, a channel read by many layers outranks a plain one with the same relative weights."""
+def test_cpmc_ratio_rule_values_a_residual_stream_by_everything_that_depends_on_it():
+    """Ratio rule without costs: a channel read by many layers outranks a plain one with the same relative weights."""
     model = small_resnet()
-    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0)
+    groups, scores = _global_ranking(model, "cpmc", combine="ratio", flops_weight=0.0, params_weight=0.0)
     by_root = {g.root_name: (g, s) for g, s in zip(groups, scores)}
     stream, s_stream = by_root["conv1"]  # stem + every block's conv2 in stage 1, read by 7 layers
     plain, s_plain = by_root["layer1.0.conv1"]  # one filter, one consumer
@@ -190,18 +194,56 @@ def test_cpmc_values_a_residual_stream_by_everything_that_depends_on_it():
     assert s_stream.mean() > 2 * s_plain.mean()
 
 
-def test_cpmc_prefers_removing_expensive_layers_at_equal_magnitude():
+@pytest.mark.parametrize("combine", ["additive", "ratio", "sum"])
+def test_cpmc_prefers_removing_expensive_layers_at_equal_magnitude(combine):
     """With equal normalised magnitudes, the FLOPs term decides: the costlier layer is pruned first."""
     model = Plain()
     with torch.no_grad():
-        for m in (model.conv1, model.conv2):
+        for m in (model.conv1, model.conv2, model.fc):
             m.weight.fill_(0.1)
-    groups, scores = _global_ranking(model, "cpmc", params_weight=0.0, flops_weight=1.0)
+    groups, scores = _global_ranking(model, "cpmc", params_weight=0.0, flops_weight=1.0, combine=combine)
     by_root = {g.root_name: s for g, s in zip(groups, scores)}
     shapes = LayerShapes(model, torch.randn(1, 3, 28, 28))
     costs = {g.root_name: g.channel_costs(shapes)[0][0] for g in groups}
     cheap, dear = sorted(costs, key=costs.get)
     assert by_root[dear].max() < by_root[cheap].min()
+
+
+def test_cpmc_additive_rule_adds_log_scaled_costs_to_the_group_normalised_value():
+    """The default rule: M / mean(M in group) + fw * (1 - log2 F / max log2 F) + pw * (1 - log2 P / max log2 P)."""
+    model = small_resnet()
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.7, params_weight=0.3)
+    _, values = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, group_normalization="none")
+    shapes = LayerShapes(model, X28[:1])
+    costs = [g.channel_costs(shapes) for g in groups]
+    max_f = max(float(f.log2().max()) for f, _ in costs)
+    max_p = max(float(p.log2().max()) for _, p in costs)
+    for value, score, (f, p) in zip(values, scores, costs):
+        expected = value / value.mean() + 0.7 * (1 - f.log2() / max_f) + 0.3 * (1 - p.log2() / max_p)
+        torch.testing.assert_close(score, expected)
+
+
+def test_cpmc_additive_rule_compares_layers_by_relative_weight_value():
+    """Scaling one layer's weights (and its consumer's, as BatchNorm would make free) leaves every score unchanged."""
+    model = Plain()
+    groups, before = _global_ranking(model, "cpmc")
+    with torch.no_grad():
+        model.conv1.weight.mul_(50)
+        model.conv2.weight.mul_(0.01)
+    _, after = _global_ranking(model, "cpmc")
+    for b, a in zip(before, after):
+        torch.testing.assert_close(a, b)
+
+
+def test_cpmc_torch_pruning_adapter_scores_like_the_engine():
+    import torch_pruning as tp
+
+    model = small_resnet()
+    groups, scores = _global_ranking(model, "cpmc")
+    imp = cp.get_criterion("cpmc", example_inputs=X28[:1])
+    for group, expected in zip(groups, scores):
+        torch.testing.assert_close(imp(group.tp_group).double(), expected, rtol=1e-5, atol=1e-6)
+    assert isinstance(imp, tp.importance.Importance)
 
 
 def test_fpgm_scores_the_median_filter_lowest():

@@ -9,29 +9,37 @@ network in one global list:
 (b) **computational cost** ``F_i``: the MACs that disappear with channel ``i`` (filters and consumer slices);
 (c) **parameter quantity** ``P_i``: the parameters that disappear with it (incl. BatchNorm).
 
-Global normalisation (our reading of "cross-layer comparison"): every criterion is made dimensionless
-before the three are combined.
+Weight value ``M_i`` (all combine rules): each block of weights that disappears — the filter in every
+coupled output layer and the input slice in every consumer — contributes its Lp norm, normalised within
+that block's layer (``normalization``, default ``layer_mean``: divided by the layer's mean, because
+BatchNorm makes absolute weight scales incomparable between layers); ``M_i`` is the sum over blocks.
+``none`` sums raw norms; ``global_*`` rescale the summed ``M`` of all channels by one network-wide
+statistic. With ``dependency=False`` only the filters count and ``M`` is the normalised filter norm,
+exactly the ``l1`` criterion (``p=1``).
 
-- Weight value: each block of weights that disappears — the filter in every coupled output layer and
-  the input slice in every consumer — contributes its Lp norm, normalised within that block's layer
-  (``normalization``, default ``layer_mean``: divided by the layer's mean, because BatchNorm makes
-  absolute weight scales incomparable between layers). ``M_i`` is the sum over blocks, so a channel that
-  many layers depend on (a residual stream) is worth more, just as its costs are higher. ``none`` sums
-  raw norms; ``global_*`` rescale the summed ``M`` of all channels by one network-wide statistic. With
-  ``dependency=False`` only the filters count and ``M`` is the normalised filter norm, exactly the ``l1``
-  criterion (``p=1``).
-- Costs: ``F / mean(F)`` and ``P / mean(P)`` over all prunable channels of the network.
+How the three are made comparable and combined — our reading. The paper's text (its abstract: "global
+normalization to achieve cross-layer comparison", weight value + computational cost + parameter quantity,
+one global ranking) is the framework of COP (Wang et al., IJCAI 2019), whose public code defines it:
+each layer's importance is divided by that layer's maximum, the costs enter as ``log2`` of the cost
+divided by the network-wide maximum ``log2``, and the three terms are added with explicit coefficients
+``alpha * I + beta * (1 - F^) + gamma * (1 - P^)`` (an expensive channel is worth less). We implement
+that form with CPMC's weight-dependency value in place of COP's correlation term:
 
-Channels with little weight and high cost should go first; the combination is explicit:
+- ``combine="additive"`` (default): ``score = M^ + flops_weight * (1 - F^) + params_weight * (1 - P^)``
+  with ``M^ = M / mean(M over the channel's group)`` (``group_normalization``: ``mean`` (default),
+  ``max`` as in COP's code, or ``none``), ``F^ = log2 F_i / max log2 F`` and ``P^ = log2 P_i / max log2 P``
+  over all prunable channels of the network. The logarithm keeps a cost ratio of 4x between two stages
+  a bounded shift of the score instead of a factor 4; costs are those of the channel itself (what
+  removing it saves), so they stay the same while its layer shrinks.
+- ``combine="ratio"``: ``score = M / (F~ ** flops_weight * P~ ** params_weight)`` with ``F~ = F / mean(F)``
+  and ``P~ = P / mean(P)`` over the network — weight kept per unit of cost, the greedy knapsack rule;
+  no group normalisation by default, so a residual stream keeps the value of everything that reads it.
+- ``combine="sum"``: ``score = M - flops_weight * F~ - params_weight * P~``.
 
-- ``combine="ratio"`` (default): ``score = M / (F^ ** flops_weight * P^ ** params_weight)`` — weight kept
-  per unit of cost, the greedy rule for a knapsack-style budget;
-- ``combine="sum"``: ``score = M - flops_weight * F^ - params_weight * P^``.
-
-Why the per-block sum: normalising ``M`` per group instead (every group's mean scaled to 1) erases the
-dependency level while costs keep it, so cost-aware ranking removed residual streams first (ResNet-20
-on MNIST-5k: the 16-channel stem stream fell to 1 channel at 50% FLOPs; zero-shot accuracy at 80%
-FLOPs 39% instead of 83% with the per-block sum).
+Why group normalisation is the default: on the MNIST-5k ResNet-20 validation split
+(``benchmarks/core_cpmc_validation.py``; test digits never used) the per-block sum without it left
+every residual stream whole and emptied blocks' inner layers to one channel, and fine-tuned less
+accurately than the additive rule.
 """
 
 from __future__ import annotations
@@ -44,7 +52,9 @@ from core_pruning.criteria.base import Criterion, ScoringContext, normalize
 from core_pruning.criteria.magnitude import L1, L2
 from core_pruning.groups import ChannelGroup, collect_groups
 
-COMBINE_RULES = ("ratio", "sum")
+COMBINE_RULES = ("additive", "ratio", "sum")
+GROUP_NORMALIZATIONS = ("mean", "max", "none")
+_EPS = 1e-12
 
 
 class CPMC(Criterion):
@@ -58,18 +68,24 @@ class CPMC(Criterion):
         dependency: bool = True,
         flops_weight: float = 0.5,
         params_weight: float = 0.5,
-        combine: str = "ratio",
+        combine: str = "additive",
+        group_normalization: str | None = None,
     ) -> None:
         super().__init__(example_inputs, normalization)
         if combine not in COMBINE_RULES:
             raise ValueError(f"unknown combine rule {combine!r}; choose from {', '.join(COMBINE_RULES)}")
+        group_normalization = group_normalization or ("mean" if combine == "additive" else "none")
+        if group_normalization not in GROUP_NORMALIZATIONS:
+            raise ValueError(f"unknown group_normalization {group_normalization!r}; "
+                             f"choose from {', '.join(GROUP_NORMALIZATIONS)}")
         if p not in (1, 2):
             raise ValueError(f"p must be 1 or 2, got {p}")
         if flops_weight < 0 or params_weight < 0:
             raise ValueError("flops_weight and params_weight must be >= 0")
         self.p, self.dependency, self.combine = p, dependency, combine
+        self.group_normalization = group_normalization
         self.flops_weight, self.params_weight = float(flops_weight), float(params_weight)
-        self._global_costs: tuple[float, float] | None = None
+        self._network: _NetworkStatistics | None = None
         self._global_magnitudes: dict[Any, torch.Tensor] = {}
 
     def _per_layer(self, values: torch.Tensor) -> torch.Tensor:
@@ -89,40 +105,47 @@ class CPMC(Criterion):
             total += member.scatter(self._per_layer(norms.double()), group.size)
         return total
 
+    def _group_normalized(self, m: torch.Tensor) -> torch.Tensor:
+        if self.group_normalization == "mean":
+            return m / (m.abs().mean() + _EPS)
+        if self.group_normalization == "max":
+            return m / (m.abs().max() + _EPS)
+        return m
+
     def _magnitudes(self, groups: list[ChannelGroup]) -> list[torch.Tensor]:
         magnitudes = [self.magnitude(g) for g in groups]
-        return normalize(magnitudes, self.normalization) if self.normalization.startswith("global_") else magnitudes
+        if self.normalization.startswith("global_"):
+            magnitudes = normalize(magnitudes, self.normalization)
+        return [self._group_normalized(m) for m in magnitudes]
 
     def score_all(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[torch.Tensor]:
         """Scores of all groups, normalised globally and combined (see module docstring)."""
-        magnitudes = self._magnitudes(groups)
         shapes = ctx.layer_shapes()
         costs = [g.channel_costs(shapes) for g in groups]
-        mean_f = torch.cat([f for f, _ in costs]).mean().item() if costs else 1.0
-        mean_p = torch.cat([p for _, p in costs]).mean().item() if costs else 1.0
-        return [self._combine(m, f / max(mean_f, 1e-12), p / max(mean_p, 1e-12))
-                for m, (f, p) in zip(magnitudes, costs)]
+        network = _NetworkStatistics.of(costs)
+        return [self._combine(m, f, p, network) for m, (f, p) in zip(self._magnitudes(groups), costs)]
 
-    def _combine(self, m: torch.Tensor, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    def _combine(self, m: torch.Tensor, f: torch.Tensor, p: torch.Tensor, network: _NetworkStatistics) -> torch.Tensor:
+        if self.combine == "additive":
+            f_hat = _log2(f) / network.max_log_flops
+            p_hat = _log2(p) / network.max_log_params
+            return m + self.flops_weight * (1 - f_hat) + self.params_weight * (1 - p_hat)
+        f_rel, p_rel = f / network.mean_flops, p / network.mean_params
         if self.combine == "ratio":
-            eps = 1e-12
-            return m / ((f + eps) ** self.flops_weight * (p + eps) ** self.params_weight)
-        return m - self.flops_weight * f - self.params_weight * p
+            return m / ((f_rel + _EPS) ** self.flops_weight * (p_rel + _EPS) ** self.params_weight)
+        return m - self.flops_weight * f_rel - self.params_weight * p_rel
 
     def score(self, group: ChannelGroup, ctx: ScoringContext) -> torch.Tensor:
-        """Score one group (Torch-Pruning adapter): global cost means come from all groups of the model."""
-        if self._global_costs is None:
+        """Score one group (Torch-Pruning adapter): network-wide statistics come from all groups of the model."""
+        shapes = ctx.layer_shapes()
+        if self._network is None:
             groups = collect_groups(group.tp_group._DG, ignored=[])
-            shapes = ctx.layer_shapes()
-            costs = [g.channel_costs(shapes) for g in groups]
-            self._global_costs = (torch.cat([f for f, _ in costs]).mean().item(),
-                                  torch.cat([p for _, p in costs]).mean().item())
+            self._network = _NetworkStatistics.of([g.channel_costs(shapes) for g in groups])
             self._global_magnitudes = dict(zip([g.root for g in groups], self._magnitudes(groups)))
-        mean_f, mean_p = self._global_costs
-        f, p = group.channel_costs(ctx.layer_shapes())
+        f, p = group.channel_costs(shapes)
         m = self._global_magnitudes.get(group.root) if self.normalization.startswith("global_") else None
-        m = self.magnitude(group) if m is None else m
-        return self._combine(m, f / max(mean_f, 1e-12), p / max(mean_p, 1e-12))
+        m = self._group_normalized(self.magnitude(group)) if m is None else m
+        return self._combine(m, f, p, self._network)
 
     def __call__(self, group, **kwargs: Any) -> torch.Tensor:
         # Already normalised and combined: return the score without a second normalisation.
@@ -131,5 +154,29 @@ class CPMC(Criterion):
             if self.example_inputs is None:
                 raise RuntimeError("CPMC as a Torch-Pruning importance needs example_inputs=... to measure costs")
             self._ctx = ScoringContext(model=dg.model, example_inputs=self.example_inputs)
-            self._global_costs = None
+            self._network = None
         return self.score(ChannelGroup.from_tp_group(group, dg._module2name), self._ctx).float()
+
+
+def _log2(cost: torch.Tensor) -> torch.Tensor:
+    """``log2`` of a cost, floored at 2 elements so that a free channel scores a finite, positive cost."""
+    return cost.double().clamp(min=2.0).log2()
+
+
+class _NetworkStatistics:
+    """Cost statistics over every prunable channel of the network: what makes costs dimensionless."""
+
+    def __init__(self, mean_flops: float, mean_params: float, max_log_flops: float, max_log_params: float) -> None:
+        self.mean_flops, self.mean_params = max(mean_flops, _EPS), max(mean_params, _EPS)
+        self.max_log_flops, self.max_log_params = max_log_flops, max_log_params
+
+    @classmethod
+    def of(cls, costs: list[tuple[torch.Tensor, torch.Tensor]]) -> _NetworkStatistics:
+        if not costs:
+            return cls(1.0, 1.0, 1.0, 1.0)
+        flops = torch.cat([f for f, _ in costs])
+        params = torch.cat([p for _, p in costs])
+        return cls(flops.mean().item(), params.mean().item(), _log2(flops).max().item(), _log2(params).max().item())
+
+
+__all__ = ["CPMC", "COMBINE_RULES", "GROUP_NORMALIZATIONS"]
