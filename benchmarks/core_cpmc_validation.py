@@ -34,11 +34,15 @@ from core_pruning.models import build_model
 from core_pruning.training import evaluate
 
 VARIANTS: dict[str, dict] = {
-    "cpmc (default: additive, fw 0.5, pw 0.5, group mean)": {},
+    "cpmc additive, fw 0.5, pw 0.5, group mean": {"flops_weight": 0.5, "params_weight": 0.5},
     "cpmc additive, fw 1, pw 1, group mean": {"flops_weight": 1.0, "params_weight": 1.0},
     "cpmc additive, fw 1, pw 0, group mean": {"flops_weight": 1.0, "params_weight": 0.0},
-    "cpmc additive, fw 0.5, pw 0.5, group max": {"group_normalization": "max"},
-    "cpmc ratio, fw 0.5, pw 0.5 (previous default)": {"combine": "ratio"},
+    "cpmc additive, fw 0.5, pw 0.5, group max": {"flops_weight": 0.5, "params_weight": 0.5,
+                                                 "group_normalization": "max"},
+    "cpmc additive, fw 0.1, pw 0, group mean": {"flops_weight": 0.1, "params_weight": 0.0},
+    "cpmc additive, fw 0.1, pw 0.05, group mean": {"flops_weight": 0.1, "params_weight": 0.05},
+    "cpmc ratio, fw 0.5, pw 0.5 (previous default)": {"combine": "ratio", "flops_weight": 0.5,
+                                                      "params_weight": 0.5},
     "tp_magnitude": None,
 }
 
@@ -82,10 +86,26 @@ def summary(results: list[dict], targets: list[float]) -> str:
             rows.append({"variant": name, "val. top-1 % (mean ± std)": f"{acc_m:.2f} ± {acc_s:.2f}",
                          "per base seed": " / ".join(f"{100 * r['acc']:.1f}" for r in runs),
                          "params kept": f"{mean_std([r['params'] for r in runs])[0]:.3f}",
-                         "speed-up (CPU time)": f"{mean_std([r['cpu_speedup'] for r in runs])[0]:.2f}x",
                          "bases": len(runs)})
         out.append(f"### target {target:.0%} FLOPs\n" + table(rows, list(rows[0]) if rows else ["variant"]))
     return "\n\n".join(out)
+
+
+def latency_table(bases: dict[int, torch.nn.Module], x: torch.Tensor, batch: torch.Tensor, target: float,
+                  repeats: int) -> str:
+    """CPU speed-up at ``target`` FLOPs per variant and base, measured again in one pass (architecture only:
+    pruning without fine-tuning gives the same shapes), ``repeats`` alternating forwards each."""
+    rows = []
+    for name in VARIANTS:
+        speedups = []
+        for base in bases.values():
+            model = copy.deepcopy(base)
+            cp.prune(model, x, criterion=criterion(name), target_flops=target)
+            speedups.append(latency_ratio(base, model, batch, repeats=repeats)["cpu_speedup"])
+        rows.append({"variant": name, "speed-up (CPU time), mean": f"{mean_std(speedups)[0]:.2f}x",
+                     "per base seed": " / ".join(f"{s:.2f}" for s in speedups)})
+    return f"### CPU speed-up at {target:.0%} FLOPs, batch 64, 1 thread ({repeats} alternating repeats)\n" + \
+        table(rows, list(rows[0]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default="0.5,0.33")
     parser.add_argument("--bases", default="0,1,2", help="base-model seeds")
     parser.add_argument("--out", default=str(REPO / "runs" / "core_cpmc_validation"))
+    parser.add_argument("--latency-repeats", type=int, default=21)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -103,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     path = out / "results.json"
     results: list[dict] = json.loads(path.read_text()) if path.is_file() else []
     done = {(r["variant"], r["target"], r["base"]) for r in results}
-    for seed in [int(s) for s in args.bases.split(",")]:
-        base = base_model(train, seed, out / f"base{seed}.pt")
+    bases = {seed: base_model(train, seed, out / f"base{seed}.pt") for seed in [int(s) for s in args.bases.split(",")]}
+    for seed, base in bases.items():
         for target in targets:
             for name in VARIANTS:
                 if (name, target, seed) in done:
@@ -124,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     print("3,000 train / 1,000 validation digits from the 4,000 training digits; base 10 epochs, prune, fine-tune 3 "
           "epochs (lr 0.01); one base model per seed; test digits unused")
     print(summary(results, targets))
+    print()
+    print(latency_table(bases, x, train.tensors[0][:64], targets[0], args.latency_repeats))
     return 0
 
 
