@@ -100,24 +100,28 @@ def test_precision_at_k():
 
 
 @pytest.mark.slow
-def test_attention_recovers_planted_joints():
+@pytest.mark.parametrize("planted", [("l_wrist", "l_ankle"), ("l_elbow", "l_wrist", "l_knee", "l_ankle")])
+def test_attention_recovers_planted_joints(planted):
     """The defining property of the planted-joint option: the attention weights find the planted joints.
 
-    One model's ranking depends on its seed (and even on floating-point rounding left by earlier work in the
-    process): with these settings 2 of 5 seeds put a non-planted joint second (precision@2 = 0.5). Averaged
-    over three seeds the planted joints come first, which is the property tested here.
+    With two planted joints every single model must find both (joint dropout made this seed-independent:
+    seeds 0-4 all gave precision@2 = 1.0 here, without it 1.0, 0.5, 0.5, 1.0, 1.0). With four (the whole left
+    arm and leg) a single model trained on these 400 infants still misses one joint at some seeds (seeds 0-4:
+    0.75, 1.0, 1.0, 0.75, 1.0), so there the mean importance of three seeds is tested, as ``predict()``
+    averages over models.
     """
     from cp_predict.augment import AugmentConfig
 
     torch.set_num_threads(1)
-    planted = ["l_wrist", "l_ankle"]
-    train = generate(GeneratorConfig(n=400, seed=1, planted_joints=tuple(planted)))
-    test = generate(GeneratorConfig(n=100, seed=2, planted_joints=tuple(planted)))
+    train = generate(GeneratorConfig(n=400, seed=1, planted_joints=planted))
+    test = generate(GeneratorConfig(n=100, seed=2, planted_joints=planted))
     cfg = TrainConfig(epochs=30, augment=AugmentConfig(flip=False))
     imps = []
     for seed in range(3):
         model = create_model("attention", cfg).fit(prepare(train), train.labels, 25.0, seed=seed)
         imp = model.joint_importance(prepare(test), 25.0)
         imps.append(imp / imp.sum(axis=1, keepdims=True))
-    rec = planted_recovery(np.mean(imps, axis=0), test.labels, planted)
+        if len(planted) == 2:
+            assert planted_recovery(imp, test.labels, list(planted))["precision_at_k_mean_importance"] == 1.0, seed
+    rec = planted_recovery(np.mean(imps, axis=0), test.labels, list(planted))
     assert rec["precision_at_k_mean_importance"] >= 0.8
