@@ -156,7 +156,7 @@ def test_teacher_loads_and_reconstructs(shared_dir):
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 8)])
 def test_fused_upsample_conv_is_the_same_function(size):
-    """Four 2x2 phase convolutions on the small map == nearest 2x up-sampling then reflection-padded 3x3 conv."""
+    """One transposed convolution on the small map == nearest 2x up-sampling then reflection-padded 3x3 conv."""
     from artnet.decoder import upsample2_conv3
 
     torch.manual_seed(0)
