@@ -1,7 +1,8 @@
 """Quality of ArtNet (S2, AdaIN, WCT) against the teacher's own VGG19-derived enc4/dec4 (AdaIN, WCT).
 
 On the 7 content x 20 style grid of ``../shared/data/style`` at 512 px (long side), every method stylises
-every pair (alpha 1), and the teacher network -- independent of the ArtNet encoder -- scores the result:
+every pair (alpha 1 unless the method's name says otherwise), and the teacher network -- independent of
+the ArtNet encoder -- scores the result:
 
 * content loss: MSE of teacher relu4_1 (aux, VGG width) features, output vs content;
 * style loss (mean/std): sum over relu1_1..relu4_1 of the mean squared differences of channel means and
@@ -41,10 +42,11 @@ from artnet.teacher import load_teacher_decoder, load_teacher_encoder
 from core_pruning.shared_data import shared_path
 
 METHODS = {  # name -> (network, transform, transform options)
-    "artnet_s2": ("artnet", "s2", {}),
+    "artnet_s2": ("artnet", "s2", {}),  # default swap strength (artnet.transforms.s2.SWAP_WEIGHT)
+    "artnet_s2_swap1": ("artnet", "s2", {"swap_weight": 1.0}),  # the plain sandwich: every patch swapped
+    # the plain sandwich traded toward the raw content with alpha instead, to compare at equal content loss
+    "artnet_s2_swap1_alpha0.8": ("artnet", "s2", {"swap_weight": 1.0, "alpha": 0.8}),
     "artnet_s2_wct": ("artnet", "s2", {"align": "wct"}),  # whitening/colouring as the "bread"
-    "artnet_s2_alpha0.8": ("artnet", "s2", {"alpha": 0.8}),  # S2 traded toward content, to compare at equal content
-    "artnet_s2_alpha0.6": ("artnet", "s2", {"alpha": 0.6}),
     "artnet_adain": ("artnet", "adain", {}),
     "artnet_wct": ("artnet", "wct", {}),
     "teacher_adain": ("teacher", "adain", {}),
