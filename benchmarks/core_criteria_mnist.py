@@ -20,7 +20,9 @@ Protocol (issue 3):
 4. ``none`` is the unpruned model fine-tuned the same epochs: the fair reference for accuracy drops.
 
 Results are appended to ``--out``/results.json after every run, so an interrupted run resumes.
-Run: ``python benchmarks/core_criteria_mnist.py`` (about 1-2 h on 2 busy CPU cores with the defaults).
+Run: ``python benchmarks/core_criteria_mnist.py`` (about 1 h on one CPU core with the defaults; seeds can run
+in separate processes with their own ``--out``; ``--merge A,B,...`` then copies their bases, models and results
+into ``--out`` -- results are keyed by criterion, target and seed -- and the run goes on from there).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -206,11 +209,30 @@ def summarise(results: list[dict], base_acc: float, targets: list[float], names:
     return "\n\n".join(out)
 
 
+def merge_runs(sources: list[Path], out: Path) -> None:
+    """Copy base models, pruned models and results of other ``--out`` folders into ``out`` (first row wins)."""
+    results_path = out / "results.json"
+    results: list[dict] = json.loads(results_path.read_text()) if results_path.is_file() else []
+    done = {(r["criterion"], r["target"], r["seed"]) for r in results}
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        if not (source / "results.json").is_file():
+            raise SystemExit(f"error: {source} holds no results.json to merge")
+        for path in [*source.glob("base_*"), *(source / "models").glob("*.pt")]:
+            shutil.copy2(path, out / path.relative_to(source))
+        for row in json.loads((source / "results.json").read_text()):
+            if (row["criterion"], row["target"], row["seed"]) not in done:
+                done.add((row["criterion"], row["target"], row["seed"]))
+                results.append(row)
+    save_json(results, results_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--criteria", default=",".join(OURS + TORCH_PRUNING))
     parser.add_argument("--targets", default="0.5,0.33", help="FLOPs fractions to keep")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2,3,4",
+                        help="one base model per seed (5 seeds: a model's binomial error on 1,000 digits: ~0.5 points)")
     parser.add_argument("--base-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--finetune-lr", type=float, default=0.01)
@@ -219,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remeasure-latency", type=int, default=0, metavar="N",
                         help="after the runs, measure all saved models again with N repeats each")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", default="", metavar="DIRS",
+                        help="comma-separated --out folders of earlier (e.g. per-seed) runs to merge into --out first")
     parser.add_argument("--out", default=str(REPO / "runs" / "core_criteria_mnist"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -231,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    if args.merge:
+        merge_runs([Path(d) for d in args.merge.split(",") if d], out)
     data = load_dataset("mnist5k", seed=0)
     bases = {seed: train_base(data, args, out / f"base_{seed}.pt", seed) for seed in seeds}
     base_accs = [evaluate(b, data.test)["accuracy"] for b in bases.values()]
