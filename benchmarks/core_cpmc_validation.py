@@ -92,11 +92,11 @@ def summary(results: list[dict], targets: list[float]) -> str:
 
 
 def latency_table(bases: dict[int, torch.nn.Module], x: torch.Tensor, batch: torch.Tensor, target: float,
-                  repeats: int) -> str:
+                  repeats: int, names: list[str]) -> str:
     """CPU speed-up at ``target`` FLOPs per variant and base, measured again in one pass (architecture only:
     pruning without fine-tuning gives the same shapes), ``repeats`` alternating forwards each."""
     rows = []
-    for name in VARIANTS:
+    for name in names:
         speedups = []
         for base in bases.values():
             model = copy.deepcopy(base)
@@ -114,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bases", default="0,1,2", help="base-model seeds")
     parser.add_argument("--out", default=str(REPO / "runs" / "core_cpmc_validation"))
     parser.add_argument("--latency-repeats", type=int, default=21)
+    parser.add_argument("--variants", default=";".join(VARIANTS),
+                        help="';'-separated subset of the variants to run (default: all)")
     args = parser.parse_args(argv)
+    names = [n for n in args.variants.split(";") if n]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; known: {'; '.join(VARIANTS)}")
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     bases = {seed: base_model(train, seed, out / f"base{seed}.pt") for seed in [int(s) for s in args.bases.split(",")]}
     for seed, base in bases.items():
         for target in targets:
-            for name in VARIANTS:
+            for name in names:
                 if (name, target, seed) in done:
                     continue
                 model, start = copy.deepcopy(base), time.perf_counter()
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
           "epochs (lr 0.01); one base model per seed; test digits unused")
     print(summary(results, targets))
     print()
-    print(latency_table(bases, x, train.tensors[0][:64], targets[0], args.latency_repeats))
+    print(latency_table(bases, x, train.tensors[0][:64], targets[0], args.latency_repeats, names))
     return 0
 
 
