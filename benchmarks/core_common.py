@@ -55,21 +55,24 @@ def latency_ratio(baseline: nn.Module, candidate: nn.Module, x: torch.Tensor, re
     (``base_cpu_ms``, ``pruned_cpu_ms``, ``cpu_speedup``). On a machine shared with other jobs the wall clock
     also counts time spent waiting for a core; with ``torch.set_num_threads(1)`` every op runs on the
     calling thread, so its CPU time is the compute the model itself needs, much less disturbed by others.
-    Alternating the two models cancels slow drifts of the load.
+    Alternating the two models cancels slow drifts of the load. Both run under ``torch.inference_mode()``,
+    as a deployed model does: with autograd recording, every layer also saves its inputs for a backward
+    pass that never comes, a per-layer cost that is not the model's latency.
     """
     baseline.eval()
     candidate.eval()
-    for _ in range(warmup):
-        baseline(x)
-        candidate(x)
     wall: dict[int, list[float]] = {0: [], 1: []}
     cpu: dict[int, list[float]] = {0: [], 1: []}
-    for _ in range(repeats):
-        for key, model in ((0, baseline), (1, candidate)):
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            model(x)
-            cpu[key].append(time.thread_time() - start_cpu)
-            wall[key].append(time.perf_counter() - start)
+    with torch.inference_mode():
+        for _ in range(warmup):
+            baseline(x)
+            candidate(x)
+        for _ in range(repeats):
+            for key, model in ((0, baseline), (1, candidate)):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                model(x)
+                cpu[key].append(time.thread_time() - start_cpu)
+                wall[key].append(time.perf_counter() - start)
     base, cand = statistics.median(wall[0]), statistics.median(wall[1])
     base_cpu, cand_cpu = statistics.median(cpu[0]), statistics.median(cpu[1])
     return {"base_ms": base * 1e3, "pruned_ms": cand * 1e3, "speedup": base / cand,
