@@ -33,16 +33,16 @@ from core_pruning.datasets import load_dataset
 from core_pruning.models import build_model
 from core_pruning.training import evaluate
 
-VARIANTS: dict[str, dict] = {
-    "cpmc additive, fw 0.5, pw 0.5, group mean": {"flops_weight": 0.5, "params_weight": 0.5},
-    "cpmc additive, fw 1, pw 1, group mean": {"flops_weight": 1.0, "params_weight": 1.0},
-    "cpmc additive, fw 1, pw 0, group mean": {"flops_weight": 1.0, "params_weight": 0.0},
-    "cpmc additive, fw 0.5, pw 0.5, group max": {"flops_weight": 0.5, "params_weight": 0.5,
+VARIANTS: dict[str, dict | None] = {  # option sets passed to cp.get_criterion("cpmc", ...); None: Torch-Pruning
+    "cpmc additive, fw 0.5, pw 0.5, group mean": {"combine": "additive", "flops_weight": 0.5, "params_weight": 0.5},
+    "cpmc additive, fw 1, pw 1, group mean": {"combine": "additive", "flops_weight": 1.0, "params_weight": 1.0},
+    "cpmc additive, fw 1, pw 0, group mean": {"combine": "additive", "flops_weight": 1.0, "params_weight": 0.0},
+    "cpmc additive, fw 0.5, pw 0.5, group max": {"combine": "additive", "flops_weight": 0.5, "params_weight": 0.5,
                                                  "group_normalization": "max"},
-    "cpmc additive, fw 0.1, pw 0, group mean": {"flops_weight": 0.1, "params_weight": 0.0},
-    "cpmc additive, fw 0.1, pw 0.05, group mean": {"flops_weight": 0.1, "params_weight": 0.05},
-    "cpmc ratio, fw 0.5, pw 0.5 (previous default)": {"combine": "ratio", "flops_weight": 0.5,
-                                                      "params_weight": 0.5},
+    "cpmc additive, fw 0.1, pw 0, group mean": {"combine": "additive", "flops_weight": 0.1, "params_weight": 0.0},
+    "cpmc additive, fw 0.1, pw 0.05, group mean": {"combine": "additive", "flops_weight": 0.1,
+                                                   "params_weight": 0.05},
+    "cpmc ratio, fw 0.5, pw 0.5 (default)": {"combine": "ratio", "flops_weight": 0.5, "params_weight": 0.5},
     "tp_magnitude": None,
 }
 

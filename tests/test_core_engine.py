@@ -146,12 +146,12 @@ def test_cpmc_dependency_counts_the_next_layer_slice():
     with torch.no_grad():  # make conv1 channel 0 tiny in its own filter but heavily read by conv2
         model.conv1.weight[0].mul_(1e-3)
         model.conv2.weight[:, 0].mul_(100)
-    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0)
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, combine="additive")
     conv1 = scores[[g.root_name for g in groups].index("conv1")]
     filters = model.conv1.weight.detach().abs().sum((1, 2, 3))
     slices = model.conv2.weight.detach().abs().sum((0, 2, 3))
     value = filters / filters.mean() + slices / slices.mean()
-    torch.testing.assert_close(conv1.float(), value / value.mean())  # default: normalised by the group's mean
+    torch.testing.assert_close(conv1.float(), value / value.mean())  # additive: normalised by the group's mean
     groups, raw = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, group_normalization="none")
     torch.testing.assert_close(raw[[g.root_name for g in groups].index("conv1")].float(), value)
     groups, filter_only = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, dependency=False)
@@ -210,9 +210,9 @@ def test_cpmc_prefers_removing_expensive_layers_at_equal_magnitude(combine):
 
 
 def test_cpmc_additive_rule_adds_log_scaled_costs_to_the_group_normalised_value():
-    """The default rule: M / mean(M in group) + fw * (1 - log2 F / max log2 F) + pw * (1 - log2 P / max log2 P)."""
+    """COP's form: M / mean(M in group) + fw * (1 - log2 F / max log2 F) + pw * (1 - log2 P / max log2 P)."""
     model = small_resnet()
-    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.7, params_weight=0.3)
+    groups, scores = _global_ranking(model, "cpmc", flops_weight=0.7, params_weight=0.3, combine="additive")
     _, values = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, group_normalization="none")
     shapes = LayerShapes(model, X28[:1])
     costs = [g.channel_costs(shapes) for g in groups]
@@ -223,14 +223,29 @@ def test_cpmc_additive_rule_adds_log_scaled_costs_to_the_group_normalised_value(
         torch.testing.assert_close(score, expected)
 
 
-def test_cpmc_additive_rule_compares_layers_by_relative_weight_value():
+def test_cpmc_default_is_the_ratio_rule_weight_value_per_unit_of_cost():
+    """The default: M / ((F / mean F) ** 0.5 * (P / mean P) ** 0.5), means over every prunable channel."""
+    model = small_resnet()
+    groups, scores = _global_ranking(model, "cpmc")
+    _, values = _global_ranking(model, "cpmc", flops_weight=0.0, params_weight=0.0, combine="ratio")
+    shapes = LayerShapes(model, X28[:1])
+    costs = [g.channel_costs(shapes) for g in groups]
+    mean_f = float(torch.cat([f for f, _ in costs]).double().mean())
+    mean_p = float(torch.cat([p for _, p in costs]).double().mean())
+    for value, score, (f, p) in zip(values, scores, costs):
+        expected = value / ((f.double() / mean_f) ** 0.5 * (p.double() / mean_p) ** 0.5)
+        torch.testing.assert_close(score, expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("combine", ["additive", "ratio"])
+def test_cpmc_compares_layers_by_relative_weight_value(combine):
     """Scaling one layer's weights (and its consumer's, as BatchNorm would make free) leaves every score unchanged."""
     model = Plain()
-    groups, before = _global_ranking(model, "cpmc")
+    groups, before = _global_ranking(model, "cpmc", combine=combine)
     with torch.no_grad():
         model.conv1.weight.mul_(50)
         model.conv2.weight.mul_(0.01)
-    _, after = _global_ranking(model, "cpmc")
+    _, after = _global_ranking(model, "cpmc", combine=combine)
     for b, a in zip(before, after):
         torch.testing.assert_close(a, b)
 
