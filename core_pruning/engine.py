@@ -6,7 +6,9 @@ and removes channels from the bottom until their estimated saving reaches the st
 ``step_fraction`` of the original budget, and never more than what is left to the target). The
 FLOPs/params are then re-computed from the pruned layers, so the estimate's first-order error
 (two pruned neighbours share one weight) is corrected on the next step. The loop stops as soon as
-the budget is met, so the achieved value lands just under the target.
+the budget is met, so the achieved value lands just under the target. With ``round_to`` > 1 the
+units of that list are blocks of channels that keep every count a multiple of ``round_to``, and a block
+that would overshoot the target by more than ``BUDGET_TOLERANCE`` is passed over for a smaller one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class PruneResult:
     model: nn.Module
     plan: PruningPlan
     report: dict[str, Any] = field(default_factory=dict)
+
+
+#: With ``round_to`` > 1, how far (a fraction of the original budget) a step may go past the target before a
+#: smaller block is preferred (see ``_Pruner._select_blocks``).
+BUDGET_TOLERANCE = 0.01
 
 
 @dataclass
@@ -119,8 +126,14 @@ class _Pruner:
         self.plan_steps.append(step)
 
     def select(self, groups: list[ChannelGroup], scores: list[torch.Tensor], costs: list[torch.Tensor],
-               need: float) -> dict[int, list[int]]:
-        """Lowest-scored channels network-wide until their cost reaches ``need``, within per-layer floors."""
+               need: float, limit: float = math.inf) -> dict[int, list[int]]:
+        """Lowest-scored channels network-wide until their cost reaches ``need``, within per-layer floors.
+
+        With ``round_to`` > 1 see :meth:`_select_blocks`; ``limit`` (the most this step may save without
+        overshooting the target by more than the tolerance) only applies there.
+        """
+        if self.limits.round_to > 1:
+            return self._select_blocks(groups, scores, costs, need, limit)
         flat = torch.cat([s.double() for s in scores])
         owner = torch.cat([torch.full((g.size,), i) for i, g in enumerate(groups)])
         channel = torch.cat([torch.arange(g.size) for g in groups])
@@ -137,27 +150,40 @@ class _Pruner:
             saved += float(costs[gi][ch])
             if saved >= need:
                 break
-        if self.limits.round_to > 1:
-            chosen = self._round(groups, scores, chosen)
         return chosen
 
-    def _round(self, groups, scores, chosen: dict[int, list[int]]) -> dict[int, list[int]]:
-        """Adjust each group's removal so the kept count stays a multiple of ``round_to``."""
+    def _select_blocks(self, groups: list[ChannelGroup], scores: list[torch.Tensor], costs: list[torch.Tensor],
+                       need: float, limit: float) -> dict[int, list[int]]:
+        """Selection in whole blocks, so every kept count is a multiple of ``round_to``.
+
+        Each group's channels, lowest score first, are cut into removal blocks: first the ``size % round_to``
+        lowest (what makes the kept count a multiple), then ``round_to`` at a time, never below the floor. A
+        block ranks by the score of its highest channel (it goes when all of its channels would), all blocks
+        of the network in one list. A block whose cost would take the step past ``limit`` is passed over for
+        the next one that fits (a block of a 16-channel stage can be a large share of the network's FLOPs),
+        unless nothing fits at all. Rounding after a channel-wise selection instead removed extra channels
+        past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on ResNet-20.
+        """
         r = self.limits.round_to
-        for gi, picked in list(chosen.items()):
-            g = groups[gi]
-            keep = g.size - len(picked)
-            extra = keep % r
-            if extra == 0:
+        blocks: list[tuple[float, int, list[int], float]] = []  # (rank key, group, channels, cost)
+        for gi, g in enumerate(groups):
+            order = torch.argsort(scores[gi], stable=True).tolist()
+            removable = g.size - self.floor(g)
+            start, stop = 0, g.size % r or r
+            while stop <= removable:
+                block = order[start:stop]
+                blocks.append((float(scores[gi][block[-1]]), gi, block, float(costs[gi][block].sum())))
+                start, stop = stop, stop + r
+        blocks.sort(key=lambda b: b[0])
+        chosen: dict[int, list[int]] = {}
+        saved = 0.0
+        for _, gi, block, cost in blocks:
+            if saved + cost > limit and (chosen or any(saved + c <= limit for *_, c in blocks)):
                 continue
-            if keep - extra >= self.floor(g):  # remove a few more (next lowest scores of this group)
-                rest = [c for c in torch.argsort(scores[gi], stable=True).tolist() if c not in set(picked)]
-                picked.extend(rest[:extra])
-            else:  # give back the highest-scored picks
-                picked.sort(key=lambda c: float(scores[gi][c]))
-                del picked[len(picked) - (r - extra):]
-            if not picked:
-                del chosen[gi]
+            chosen.setdefault(gi, []).extend(block)
+            saved += cost
+            if saved >= need:
+                break
         return chosen
 
 
@@ -279,7 +305,7 @@ def _prune_to_budget(pruner: _Pruner, crit: Criterion, ctx: ScoringContext, kind
         else:
             costs = [g.channel_costs(pruner.shapes)[0 if kind == "flops" else 1] for g in groups]
         need = min(current - target, step_fraction * base)
-        chosen = pruner.select(groups, scores, costs, need)
+        chosen = pruner.select(groups, scores, costs, need, limit=current - target + BUDGET_TOLERANCE * base)
         if not chosen:
             raise InputError(f"cannot reach {fraction:.1%} of the original {kind}: the per-layer floors stop at "
                              f"{current / base:.1%}")
