@@ -1,0 +1,65 @@
+"""Does rounding kept channel counts (``round_to``) buy CPU speed at a FLOPs budget? ResNet-20, MNIST-5k bases.
+
+Takes the base models of the criteria benchmark (``runs/core_criteria_mnist/base_<seed>.pt``; trained with its
+recipe when missing), prunes each to ``--target`` of the FLOPs with every criterion x ``round_to`` pair -- no
+fine-tuning: latency depends on the architecture alone -- and times it against its base with
+``core_common.latency_ratio`` (batch 64, 1 thread, ``torch.inference_mode()``, alternating medians).
+Channel counts that are multiples of 8 suit the CPU's vector width; the question is whether that shows.
+
+    python benchmarks/core_latency_rounding.py [--seeds 0,1,2,3,4] [--round-to 1,8] [--criteria cpmc,l1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import torch
+from core_common import REPO, header, latency_ratio, mean_std, table
+from core_criteria_mnist import train_base
+
+import core_pruning as cp
+from core_pruning.datasets import load_dataset
+
+
+class _BaseRecipe:  # what train_base reads from the criteria benchmark's arguments
+    base_epochs, steps_per_epoch = 10, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--criteria", default="cpmc,l1")
+    parser.add_argument("--round-to", default="1,8")
+    parser.add_argument("--target", type=float, default=0.5, help="fraction of FLOPs kept")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--bases", default=str(REPO / "runs" / "core_criteria_mnist"), help="folder of base_<seed>.pt")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    data = load_dataset("mnist5k", seed=0)
+    x, batch = data.example_input, data.test.tensors[0][:64]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    bases = {s: train_base(data, _BaseRecipe, Path(args.bases) / f"base_{s}.pt", s) for s in seeds}
+    rows = []
+    for name in args.criteria.split(","):
+        for r in (int(v) for v in args.round_to.split(",")):
+            runs = []
+            for base in bases.values():
+                model = copy.deepcopy(base)
+                report = cp.prune(model, x, criterion=name, target_flops=args.target, round_to=r).report
+                runs.append((report["flops_ratio"], report["params_ratio"],
+                             latency_ratio(base, model, batch, repeats=args.repeats)["cpu_speedup"]))
+            speed_m, speed_s = mean_std([s for *_, s in runs])
+            rows.append({"criterion": name, "round_to": r,
+                         "FLOPs kept": f"{mean_std([f for f, _, _ in runs])[0]:.3f}",
+                         "params kept": f"{mean_std([p for _, p, _ in runs])[0]:.3f}",
+                         "speed-up (CPU time)": f"{speed_m:.2f}x ± {speed_s:.2f}", "seeds": len(runs)})
+    print(header(f"Channel rounding and CPU latency at {args.target:.0%} FLOPs (ResNet-20, batch 64, 1 thread)"))
+    print(table(rows, list(rows[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
