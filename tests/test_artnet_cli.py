@@ -62,15 +62,16 @@ def test_swap_weight_reaches_the_s2_transform(weights_dir, tmp_path, capsys, mon
     original = TRANSFORMS["s2"]
 
     def spy(*args, **kwargs):
-        seen.append(kwargs.get("swap_weight"))
+        seen.append((kwargs.get("swap_weight"), kwargs.get("max_style_patches")))
         return original(*args, **kwargs)
 
     monkeypatch.setitem(TRANSFORMS, "s2", spy)
     content, style = _write(tmp_path / "c.png", 50, 80), _write(tmp_path / "s.jpg", 30, 30, 1)
-    for name, extra in (("given.png", ["--swap-weight", "0.25"]), ("default.png", [])):
+    runs = (("given.png", ["--swap-weight", "0.25", "--style-patches", "16"]), ("default.png", []))
+    for name, extra in runs:
         assert _run(["stylize", "--content", content, "--style", style, "--out", tmp_path / name, "--size", 64,
                      "--transform", "s2", *extra], capsys)[0] == 0
-    assert seen == [0.25, None]  # None: the transform's own default applies
+    assert seen == [(0.25, 16), (None, None)]  # None: the transform's own default applies
 
 
 def test_existing_output_is_not_overwritten_without_force(weights_dir, tmp_path, capsys):
@@ -85,7 +86,8 @@ def test_existing_output_is_not_overwritten_without_force(weights_dir, tmp_path,
     assert code == 0 and out.read_bytes() != b"precious"
 
 
-@pytest.mark.parametrize("problem", ["corrupt", "missing", "weights_mismatch", "mask_one_style", "swap_not_s2"])
+@pytest.mark.parametrize("problem", ["corrupt", "missing", "weights_mismatch", "mask_one_style", "swap_not_s2",
+                                     "patches_not_s2"])
 def test_bad_input_is_one_line_with_exit_code_2(weights_dir, tmp_path, capsys, problem):
     content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
     argv = ["stylize", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--size", 32]
@@ -98,12 +100,24 @@ def test_bad_input_is_one_line_with_exit_code_2(weights_dir, tmp_path, capsys, p
         argv += ["--style", style, "--weights", "0.2,0.3,0.5"]
     elif problem == "mask_one_style":
         argv += ["--mask", content]
+    elif problem == "patches_not_s2":
+        argv += ["--transform", "wct", "--style-patches", "64"]
     else:
         argv += ["--transform", "adain", "--swap-weight", "0.5"]
     code, _, err = _run(argv, capsys)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_usage_error_is_one_line_with_exit_code_2(tmp_path, capsys):
+    content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
+    with pytest.raises(SystemExit) as exit_info:
+        _run(["stylize", "--content", content, "--style", style, "--out", tmp_path / "o.png",
+              "--style-patches", "0"], capsys)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("error: ") and "positive integer" in err and err.count("\n") == 1, err
 
 
 def test_missing_weights_are_reported(tmp_path, monkeypatch, capsys):
