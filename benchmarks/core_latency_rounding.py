@@ -5,6 +5,7 @@ recipe when missing), prunes each to ``--target`` of the FLOPs with every criter
 fine-tuning: latency depends on the architecture alone -- and times it against its base with
 ``core_common.latency_ratio`` (batch 64, 1 thread, ``torch.inference_mode()``, alternating medians).
 Channel counts that are multiples of 8 suit the CPU's vector width; the question is whether that shows.
+It also prints where the unpruned model's CPU time goes, by operator (``torch.profiler``, first seed).
 
     python benchmarks/core_latency_rounding.py [--seeds 0,1,2,3,4] [--round-to 1,8] [--criteria cpmc,l1]
 """
@@ -22,6 +23,24 @@ from core_criteria_mnist import train_base
 
 import core_pruning as cp
 from core_pruning.datasets import load_dataset
+
+
+def operator_shares(model: torch.nn.Module, batch: torch.Tensor, calls: int = 20) -> list[dict]:
+    """Share of the CPU time of each top-level operator type over ``calls`` forward passes (profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode():
+        for _ in range(3):
+            model(batch)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
+                model(batch)
+    ops = ("aten::conv2d", "aten::batch_norm", "aten::relu_", "aten::relu", "aten::add", "aten::add_",
+           "aten::adaptive_avg_pool2d", "aten::mean", "aten::linear")
+    times = {e.key: e.cpu_time_total for e in prof.key_averages() if e.key in ops}
+    total = sum(times.values())
+    return [{"operator": k, "ms per call": f"{t / calls / 1e3:.2f}", "share": f"{100 * t / total:.1f}%"}
+            for k, t in sorted(times.items(), key=lambda kv: -kv[1])]
 
 
 class _BaseRecipe:  # what train_base reads from the criteria benchmark's arguments
@@ -58,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                          "speed-up (CPU time)": f"{speed_m:.2f}x ± {speed_s:.2f}", "seeds": len(runs)})
     print(header(f"Channel rounding and CPU latency at {args.target:.0%} FLOPs (ResNet-20, batch 64, 1 thread)"))
     print(table(rows, list(rows[0])))
+    print(f"\nwhere the unpruned model's CPU time goes (seed {seeds[0]}, batch 64, 1 thread, torch.profiler):")
+    shares = operator_shares(bases[seeds[0]], batch)
+    print(table(shares, list(shares[0])))
     return 0
 
 
