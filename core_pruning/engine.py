@@ -159,9 +159,10 @@ class _Pruner:
         Each group's channels, lowest score first, are cut into removal blocks: first the ``size % round_to``
         lowest (what makes the kept count a multiple), then ``round_to`` at a time, never below the floor. A
         block ranks by the score of its highest channel (it goes when all of its channels would), all blocks
-        of the network in one list. A block whose cost would take the step past ``limit`` is passed over for
-        the next one that fits (a block of a 16-channel stage can be a large share of the network's FLOPs),
-        unless nothing fits at all. Rounding after a channel-wise selection instead removed extra channels
+        of the network in one list. A block whose cost would take the step past ``limit`` is passed over, with
+        the later blocks of its group (taking them alone would break the multiple), for the next one that
+        fits (a block of a 16-channel stage can be a large share of the network's FLOPs), unless nothing
+        fits at all. Rounding after a channel-wise selection instead removed extra channels
         past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on ResNet-20.
         """
         r = self.limits.round_to
@@ -175,10 +176,15 @@ class _Pruner:
                 blocks.append((float(scores[gi][block[-1]]), gi, block, float(costs[gi][block].sum())))
                 start, stop = stop, stop + r
         blocks.sort(key=lambda b: b[0])
+        some_block_fits = any(cost <= limit for *_, cost in blocks)
         chosen: dict[int, list[int]] = {}
+        passed_over: set[int] = set()  # a group's blocks go in order: once one is passed over, so are the rest
         saved = 0.0
         for _, gi, block, cost in blocks:
-            if saved + cost > limit and (chosen or any(saved + c <= limit for *_, c in blocks)):
+            if gi in passed_over:
+                continue
+            if saved + cost > limit and (chosen or some_block_fits):
+                passed_over.add(gi)
                 continue
             chosen.setdefault(gi, []).extend(block)
             saved += cost

@@ -70,6 +70,25 @@ def test_budget_is_met_within_two_percent_with_rounded_channel_counts(round_to, 
     assert model(X28).shape == (2, 10)
 
 
+def test_block_selection_never_takes_a_later_block_of_a_passed_over_group():
+    """A group whose first (rounding) block would overshoot is skipped whole: its next block alone would leave
+    a kept count that is no multiple of round_to."""
+    from types import SimpleNamespace
+
+    from core_pruning.engine import Limits, _Pruner
+
+    limits = Limits(round_to=4)
+    pruner = SimpleNamespace(limits=limits, floor=lambda g: limits.floor(g.size))
+    ten, eight = SimpleNamespace(size=10), SimpleNamespace(size=8)  # blocks: 10 -> 2 then 4; 8 -> 4
+    scores = [torch.arange(10, dtype=torch.float64), torch.arange(8, dtype=torch.float64) + 2.5]
+    costs = [torch.tensor([50.0, 50.0] + [1.0] * 8, dtype=torch.float64), torch.ones(8, dtype=torch.float64)]
+    chosen = _Pruner._select_blocks(pruner, [ten, eight], scores, costs, need=8.0, limit=10.0)
+    assert 0 not in chosen  # its first block costs 100 > limit, and its cheap second block must not go alone
+    assert sorted(chosen[1]) == [0, 1, 2, 3]
+    for gi, picked in chosen.items():
+        assert ((ten, eight)[gi].size - len(picked)) % 4 == 0
+
+
 def test_count_flops_params_matches_hand_computation():
     model = Plain()
     flops, params = cp.count_flops_params(model, torch.randn(1, 3, 10, 10))
