@@ -57,6 +57,7 @@ METHODS = {  # name -> (network, transform, transform options)
 EXTRA_METHODS = {
     "artnet_s2_p1024": ("artnet", "s2", {"max_style_patches": 1024}),  # a 4x coarser style-patch grid: ~2x faster
 }
+ALL_METHODS = {**METHODS, **EXTRA_METHODS}
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
               ("cornell", "woman_with_hat_matisse"))
 
@@ -95,9 +96,9 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     methods = [m for m in args.methods.split(",") if m]
-    unknown = [m for m in methods if m not in METHODS and m not in EXTRA_METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
-        parser.error(f"unknown method {unknown[0]!r}; known: {', '.join([*METHODS, *EXTRA_METHODS])}")
+        parser.error(f"unknown method {unknown[0]!r}; known: {', '.join(ALL_METHODS)}")
     contents = sorted(shared_path("data", "style", "content").iterdir())[: args.contents or None]
     styles = sorted(shared_path("data", "style", "style").iterdir())[: args.styles or None]
     nets = {"artnet": ArtNet.load(device="cpu"),
@@ -116,7 +117,7 @@ def main() -> int:
             if style_path.stem not in style_feats:
                 style_feats[style_path.stem] = teacher_features(teacher, style)
             for method in methods:
-                net_name, transform, options = {**METHODS, **EXTRA_METHODS}[method]
+                net_name, transform, options = ALL_METHODS[method]
                 net = nets[net_name]
                 if style_path.stem not in style_cache[net_name]:
                     style_cache[net_name] = {style_path.stem: net.encode_style(style, 0)}  # one style at a time

@@ -216,6 +216,8 @@ def merge_runs(sources: list[Path], out: Path) -> None:
     done = {(r["criterion"], r["target"], r["seed"]) for r in results}
     (out / "models").mkdir(parents=True, exist_ok=True)
     for source in sources:
+        if source.resolve() == out.resolve():
+            continue  # already there
         if not (source / "results.json").is_file():
             raise SystemExit(f"error: {source} holds no results.json to merge")
         for path in [*source.glob("base_*"), *(source / "models").glob("*.pt")]:

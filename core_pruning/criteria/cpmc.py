@@ -40,7 +40,7 @@ knapsack form beside it:
 
 The default (``combine="ratio"``, ``flops_weight=0.5, params_weight=0.5``) was chosen on a validation split
 carved out of the MNIST-5k training digits (``benchmarks/core_cpmc_validation.py``; the test digits never
-used), with ten base ResNet-20s (2026-12-01). Pruned to 50% / 33% FLOPs and fine-tuned, validation top-1 was
+used), with ten base ResNet-20s (2026-12-02). Pruned to 50% / 33% FLOPs and fine-tuned, validation top-1 was
 97.96 / 97.41% for it against 97.67 / 97.12% for the additive form with ``flops_weight=0.1`` (paired
 difference over both targets +0.29 ± 0.10 points, standard error over the ten bases) and 97.79 / 97.52%
 for Torch-Pruning's group magnitude. An earlier pick of the additive form on three bases (+0.1 to +0.2 points
