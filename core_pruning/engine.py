@@ -13,9 +13,10 @@ that would overshoot the target by more than ``BUDGET_TOLERANCE`` is passed over
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,19 +47,45 @@ class PruneResult:
 BUDGET_TOLERANCE = 0.01
 
 
+#: ``round_to`` as given to :func:`prune`: one block size for every group, or layer names / glob patterns
+#: mapped to block sizes (first matching key wins; groups no key matches are not rounded).
+RoundTo = int | Mapping[str, int]
+
+
 @dataclass
 class Limits:
     """Per-layer bounds honoured in global ranking."""
 
     min_channels: int = 1
-    round_to: int = 1
+    round_to: RoundTo = 1
     max_layer_ratio: float = 1.0  # largest fraction of a group's original channels that may be removed
 
-    def floor(self, original: int) -> int:
+    def block(self, layer_names: Iterable[str]) -> int:
+        """Block size of the group whose coupled output layers are ``layer_names``.
+
+        A mapping key matches a group when it equals, or glob-matches, the name of one of those layers;
+        per-group sizes exist because the width at which a kernel gets faster depends on the layer: on an
+        AVX-512 CPU a 3x3 convolution on 7x7 to 14x14 maps costs the same for every width within one block
+        of 16 channels, while on 28x28 maps its time falls with each channel
+        (``python benchmarks/core_latency_rounding.py``).
+        """
+        if isinstance(self.round_to, int):
+            return self.round_to
+        names = list(layer_names)
+        for pattern, size in self.round_to.items():
+            if any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
+                return int(size)
+        return 1
+
+    def floor(self, original: int, block: int = 1) -> int:
         floor = max(1, self.min_channels, math.ceil(original * (1.0 - self.max_layer_ratio) - 1e-9))
-        if self.round_to > 1 and original >= self.round_to:
-            floor = math.ceil(floor / self.round_to) * self.round_to
+        if block > 1 and original >= block:
+            floor = math.ceil(floor / block) * block
         return min(floor, original)
+
+    def rounds(self) -> bool:
+        sizes = [self.round_to] if isinstance(self.round_to, int) else list(self.round_to.values())
+        return any(s > 1 for s in sizes)
 
 
 def _out_channel_layers(model: nn.Module) -> dict[str, list[int]]:
@@ -105,8 +132,11 @@ class _Pruner:
     def groups(self) -> list[ChannelGroup]:
         return collect_groups(self.dg, self.ignored)
 
+    def block(self, group: ChannelGroup) -> int:
+        return self.limits.block([group.root_name, *(m.name for m in group.outputs)])
+
     def floor(self, group: ChannelGroup) -> int:
-        return self.limits.floor(self.original_size.get(group.root_name, group.size))
+        return self.limits.floor(self.original_size.get(group.root_name, group.size), self.block(group))
 
     def metric(self, kind: str) -> float:
         if kind == "flops":
@@ -132,7 +162,7 @@ class _Pruner:
         With ``round_to`` > 1 see :meth:`_select_blocks`; ``limit`` (the most this step may save without
         overshooting the target by more than the tolerance) only applies there.
         """
-        if self.limits.round_to > 1:
+        if self.limits.rounds():
             return self._select_blocks(groups, scores, costs, need, limit)
         flat = torch.cat([s.double() for s in scores])
         owner = torch.cat([torch.full((g.size,), i) for i, g in enumerate(groups)])
@@ -165,9 +195,9 @@ class _Pruner:
         fits at all. Rounding after a channel-wise selection instead removed extra channels
         past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on ResNet-20.
         """
-        r = self.limits.round_to
         blocks: list[tuple[float, int, list[int], float]] = []  # (rank key, group, channels, cost)
         for gi, g in enumerate(groups):
+            r = self.block(g)
             order = torch.argsort(scores[gi], stable=True).tolist()
             removable = g.size - self.floor(g)
             start, stop = 0, g.size % r or r
@@ -204,7 +234,7 @@ def prune(
     ignored_layers: Iterable[nn.Module | str] | None = None,
     *,
     min_channels: int = 1,
-    round_to: int = 1,
+    round_to: RoundTo = 1,
     max_layer_ratio: float = 1.0,
     step_fraction: float = 0.05,
     loss_fn: Any = None,
@@ -218,7 +248,8 @@ def prune(
     ``"zero"`` takes no budget: it removes every channel that is zero on all of ``calib_data``.
 
     Per-layer limits hold in the global ranking: at least ``min_channels`` (>= 1) channels per group,
-    kept counts a multiple of ``round_to``, and at most ``max_layer_ratio`` of a group's original
+    kept counts a multiple of ``round_to`` (an int, or a mapping of layer names / glob patterns to block sizes
+    for per-layer rounding: ``{"layer1.*": 1, "*": 16}``), and at most ``max_layer_ratio`` of a group's original
     channels removed. ``ignored_layers`` (modules, names or glob patterns) are never pruned; groups
     reaching the model output (e.g. the classifier) are always kept whole. ``calib_data`` (a tensor, a
     ``(inputs, targets)`` pair or an iterable of batches) feeds data-driven criteria (``zero``, ``taylor``).
@@ -227,8 +258,9 @@ def prune(
         else criterion
     is_zero = isinstance(crit, ZeroActivation)
     kind, fraction = _validate_targets(target_flops, target_params, channel_ratio, is_zero)
-    if min_channels < 1 or round_to < 1 or not 0.0 < max_layer_ratio <= 1.0 or not 0.0 < step_fraction <= 1.0:
-        raise InputError("need min_channels >= 1, round_to >= 1, 0 < max_layer_ratio <= 1, 0 < step_fraction <= 1")
+    round_to = _validated_round_to(round_to)
+    if min_channels < 1 or not 0.0 < max_layer_ratio <= 1.0 or not 0.0 < step_fraction <= 1.0:
+        raise InputError("need min_channels >= 1, 0 < max_layer_ratio <= 1, 0 < step_fraction <= 1")
     try:
         ignored = resolve_layers(model, ignored_layers)
     except KeyError as exc:
@@ -269,6 +301,13 @@ def prune(
         "seconds": time.perf_counter() - start,
     }
     return PruneResult(model=model, plan=plan, report=report)
+
+
+def _validated_round_to(round_to: Any) -> RoundTo:
+    sizes = [round_to] if not isinstance(round_to, Mapping) else list(round_to.values())
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+        raise InputError(f"round_to must be an int >= 1 or a mapping of layer patterns to ints >= 1, got {round_to!r}")
+    return round_to if isinstance(round_to, int) else {str(k): int(v) for k, v in round_to.items()}
 
 
 def _json_options(options: dict[str, Any]) -> dict[str, Any]:

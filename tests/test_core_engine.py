@@ -78,7 +78,7 @@ def test_block_selection_never_takes_a_later_block_of_a_passed_over_group():
     from core_pruning.engine import Limits, _Pruner
 
     limits = Limits(round_to=4)
-    pruner = SimpleNamespace(limits=limits, floor=lambda g: limits.floor(g.size))
+    pruner = SimpleNamespace(limits=limits, floor=lambda g: limits.floor(g.size, 4), block=lambda g: 4)
     ten, eight = SimpleNamespace(size=10), SimpleNamespace(size=8)  # blocks: 10 -> 2 then 4; 8 -> 4
     scores = [torch.arange(10, dtype=torch.float64), torch.arange(8, dtype=torch.float64) + 2.5]
     costs = [torch.tensor([50.0, 50.0] + [1.0] * 8, dtype=torch.float64), torch.ones(8, dtype=torch.float64)]

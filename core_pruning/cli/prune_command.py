@@ -56,7 +56,8 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     budget.add_argument("--channel-ratio", type=float, metavar="F", help="keep this fraction of conv/linear channels")
     limits = parser.add_argument_group("per-layer limits")
     limits.add_argument("--min-channels", type=int, default=1, help="channels kept per layer at least (default 1)")
-    limits.add_argument("--round-to", type=int, default=1, help="kept channel counts a multiple of this")
+    limits.add_argument("--round-to", default="1", metavar="N|PATTERN=N,...",
+                        help="kept channel counts a multiple of N; per layer: 'layer1.*=1,*=16' (first match wins)")
     limits.add_argument("--max-layer-ratio", type=float, default=1.0, help="largest fraction removed from one layer")
     limits.add_argument("--ignore", action="append", metavar="LAYER", help="layer name or glob never pruned")
     add_calibration_arguments(parser)
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if loaded.kind == "module" and Path(loaded.base["module"]) == model_file.resolve():
         raise InputError(f"--out would overwrite {model_file}, the whole-module base it is pruned from")
     result = prune(loaded.model, inputs.example, criterion=args.criterion, calib_data=inputs.calib,
-                   ignored_layers=args.ignore, min_channels=args.min_channels, round_to=args.round_to,
+                   ignored_layers=args.ignore, min_channels=args.min_channels, round_to=parse_round_to(args.round_to),
                    max_layer_ratio=args.max_layer_ratio, progress=args.progress, **budgets, **options)
     plan = result.plan
     if loaded.plan is not None:  # replayable from the unpruned base: earlier edits first
@@ -117,6 +118,17 @@ def run(args: argparse.Namespace) -> int:
         print(summary_line(report))
         print(f"wrote {model_file} (+ model.json card), {out / 'plan.json'}, {out / 'report.json'}")
     return 0
+
+
+def parse_round_to(text: str) -> int | dict[str, int]:
+    """``"8"`` -> 8; ``"layer1.*=1,*=16"`` -> ``{"layer1.*": 1, "*": 16}`` (order kept: first match wins)."""
+    try:
+        if "=" not in text:
+            return int(text)
+        pairs = [item.rsplit("=", 1) for item in text.split(",") if item.strip()]
+        return {pattern.strip(): int(size) for pattern, size in pairs}
+    except ValueError:
+        raise InputError(f"--round-to takes N or PATTERN=N,... (e.g. 'layer1.*=1,*=16'), got {text!r}") from None
 
 
 def summary_line(report: dict[str, Any]) -> str:
