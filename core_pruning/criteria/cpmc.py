@@ -63,8 +63,10 @@ import torch
 from core_pruning.criteria.base import Criterion, ScoringContext, normalize
 from core_pruning.criteria.magnitude import L1, L2
 from core_pruning.groups import ChannelGroup, collect_groups, output_layers
+from core_pruning.latency import LatencyModel, LayerTimer
 
 COMBINE_RULES = ("additive", "ratio", "sum")
+COSTS = ("flops", "latency")
 GROUP_NORMALIZATIONS = ("mean", "max", "none")
 _EPS = 1e-12
 
@@ -82,8 +84,16 @@ class CPMC(Criterion):
         params_weight: float = 0.5,
         combine: str = "ratio",
         group_normalization: str | None = None,
+        cost: str = "flops",
+        latency_batch_size: int | None = None,
+        latency_block: int = 16,
+        latency_timer: LayerTimer | None = None,
     ) -> None:
         super().__init__(example_inputs, normalization)
+        if cost not in COSTS:
+            raise ValueError(f"unknown cost {cost!r}; choose from {', '.join(COSTS)}")
+        if latency_block < 1 or (latency_batch_size is not None and latency_batch_size < 1):
+            raise ValueError("latency_block and latency_batch_size must be >= 1")
         if combine not in COMBINE_RULES:
             raise ValueError(f"unknown combine rule {combine!r}; choose from {', '.join(COMBINE_RULES)}")
         group_normalization = group_normalization or ("mean" if combine == "additive" else "none")
@@ -97,6 +107,11 @@ class CPMC(Criterion):
         self.p, self.dependency, self.combine = p, dependency, combine
         self.group_normalization = group_normalization
         self.flops_weight, self.params_weight = float(flops_weight), float(params_weight)
+        self.cost, self.latency_block = cost, int(latency_block)
+        self.latency_batch_size, self.latency_timer = latency_batch_size, latency_timer
+        self._latency: LatencyModel | None = None
+        self._latency_of: torch.nn.Module | None = None
+        self._latency_floor = 0.0
         self._network: _NetworkStatistics | None = None
         self._global_magnitudes: dict[Any, torch.Tensor] = {}
 
@@ -132,10 +147,31 @@ class CPMC(Criterion):
 
     def score_all(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[torch.Tensor]:
         """Scores of all groups, normalised globally and combined (see module docstring)."""
-        shapes = ctx.layer_shapes()
-        costs = [g.channel_costs(shapes) for g in groups]
+        costs = self._costs(groups, ctx)
         network = _NetworkStatistics.of(costs)
         return [self._combine(m, f, p, network) for m, (f, p) in zip(self._magnitudes(groups), costs)]
+
+    def _costs(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(compute cost, params)`` per channel of each group; compute is FLOPs or measured nanoseconds.
+
+        With ``cost="latency"`` a channel whose measured saving is zero or negative (inside a vector block,
+        or timing noise) gets 1/1000 of the network's mean saving: ranked by the ratio rule it goes last.
+        """
+        shapes = ctx.layer_shapes()
+        costs = [g.channel_costs(shapes) for g in groups]
+        if self.cost == "flops":
+            return costs
+        latency = self._latency_costs(groups, ctx)
+        positive = torch.cat(latency)[torch.cat(latency) > 0] if latency else torch.zeros(0)
+        self._latency_floor = 1e-3 * (positive.mean().item() if positive.numel() else 1.0)
+        return [(t.clamp(min=self._latency_floor), p) for t, (_, p) in zip(latency, costs)]
+
+    def _latency_costs(self, groups: list[ChannelGroup], ctx: ScoringContext) -> list[torch.Tensor]:
+        """Measured nanoseconds each channel saves (``core_pruning.latency``); one cost model per model."""
+        if self._latency is None or self._latency_of is not ctx.model:
+            self._latency = LatencyModel(ctx.model, ctx.example_inputs, self.latency_batch_size, self.latency_timer)
+            self._latency_of = ctx.model
+        return [1e9 * self._latency.channel_costs(g, self.latency_block) for g in groups]
 
     def _combine(self, m: torch.Tensor, f: torch.Tensor, p: torch.Tensor, network: _NetworkStatistics) -> torch.Tensor:
         if self.combine == "additive":
@@ -154,12 +190,13 @@ class CPMC(Criterion):
         classifier) are left out, as :func:`core_pruning.prune` leaves them out by default; the ratio rule's
         mean costs would otherwise include the classifier's channels.
         """
-        shapes = ctx.layer_shapes()
         if self._network is None:
             groups = collect_groups(group.tp_group._DG, ignored=output_layers(ctx.model, ctx.example_inputs))
-            self._network = _NetworkStatistics.of([g.channel_costs(shapes) for g in groups])
+            self._network = _NetworkStatistics.of(self._costs(groups, ctx))
             self._global_magnitudes = dict(zip([g.root for g in groups], self._magnitudes(groups)))
-        f, p = group.channel_costs(shapes)
+        f, p = group.channel_costs(ctx.layer_shapes())
+        if self.cost == "latency":  # floored with the network-wide floor set when the statistics were taken
+            f = self._latency_costs([group], ctx)[0].clamp(min=self._latency_floor)
         m = self._global_magnitudes.get(group.root) if self.normalization.startswith("global_") else None
         m = self._group_normalized(self.magnitude(group)) if m is None else m
         return self._combine(m, f, p, self._network)
@@ -196,4 +233,4 @@ class _NetworkStatistics:
         return cls(flops.mean().item(), params.mean().item(), _log2(flops).max().item(), _log2(params).max().item())
 
 
-__all__ = ["CPMC", "COMBINE_RULES", "GROUP_NORMALIZATIONS"]
+__all__ = ["CPMC", "COMBINE_RULES", "COSTS", "GROUP_NORMALIZATIONS"]

@@ -1,0 +1,188 @@
+"""Measured layer latency: the cost model of latency-aware pruning (``cpmc`` with ``cost="latency"``).
+
+Why: FLOPs are a poor proxy for a pruned CNN's speed on a CPU. On the AVX-512 machine of the criteria
+benchmark (``python benchmarks/core_latency_rounding.py``) a 3x3 convolution on 14x14 maps takes the same time
+for every width from 17 to 32 channels, and one that reads 16 channels of a 28x28 map takes as long
+with 1 output channel as with 16: FLOPs-ranked pruning spends its budget on such channels and a model
+with half the FLOPs ran only ~1.35x faster.
+
+Reading (NetAdapt, Yang et al. 2018; HALP, Shen et al. 2022): a layer's latency is measured on the
+target device as a function of its channel counts (a look-up table filled on demand), and a channel's
+cost is the latency that removing it saves. We measure each conv/linear layer alone, with its own
+kernel, stride, padding and groups and the input size it sees in the model, on random data of the
+deployment batch size; the saving of one channel of a group is the finite difference over a block of
+``block`` channels -- ``[T(widths) - T(widths less the block)] / block`` summed over the group's filters
+and consumer slices -- because kernels vectorise over channel blocks (a one-channel difference is zero
+inside a block and a whole block at its edge). Element-wise layers (BatchNorm, ReLU, adds: ~12% of the
+time on that machine) are left out. Measurements are medians of a few forwards under
+``torch.inference_mode()`` on the current thread settings; they carry the machine's noise, and the
+result is as device-specific as intended.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from core_pruning.counting import run_model
+from core_pruning.groups import WEIGHTED, ChannelGroup, Member
+
+#: ``timer(layer, x) -> seconds``: how long ``layer(x)`` takes. Injected in tests; measured by default.
+LayerTimer = Callable[[nn.Module, torch.Tensor], float]
+
+_REPLICABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def median_forward_seconds(layer: nn.Module, x: torch.Tensor, repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall-clock seconds of ``layer(x)`` over ``repeats`` calls after ``warmup`` calls."""
+    times = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            layer(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            layer(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _is_depthwise(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.conv._ConvNd) and module.groups > 1 \
+        and module.groups == module.in_channels == module.out_channels
+
+
+def _replicable(module: nn.Module) -> bool:
+    """Layers re-built at other widths: dense or depthwise convs (not transposed) and linear layers."""
+    return isinstance(module, _REPLICABLE) and (isinstance(module, nn.Linear) or module.groups == 1
+                                                or _is_depthwise(module))
+
+
+class LatencyModel:
+    """Latency of a model's conv/linear layers at any channel counts, measured once per shape and cached.
+
+    ``batch_size`` is the deployment batch (default: the batch of ``example_inputs``). Layers other than
+    ``Conv1d/2d/3d`` and ``Linear`` (transposed convs, grouped convs that are not depthwise) are costed by
+    their FLOPs share of their measured time at the current widths, i.e. linearly.
+    """
+
+    def __init__(self, model: nn.Module, example_inputs: Any, batch_size: int | None = None,
+                 timer: LayerTimer | None = None) -> None:
+        self.timer = timer or median_forward_seconds
+        self.batch_size = batch_size
+        self.inputs: dict[nn.Module, tuple[int, ...]] = {}  # layer -> shape of its first input, batch first
+        handles = [m.register_forward_hook(self._record) for m in model.modules() if isinstance(m, WEIGHTED)]
+        was_training = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                run_model(model, example_inputs)
+        finally:
+            model.train(was_training)
+            for handle in handles:
+                handle.remove()
+        self._cache: dict[tuple, float] = {}
+
+    def _record(self, module: nn.Module, inputs: tuple, _output: Any) -> None:
+        if module not in self.inputs and inputs and isinstance(inputs[0], torch.Tensor):
+            self.inputs[module] = tuple(inputs[0].shape)
+
+    def layer_seconds(self, module: nn.Module, in_channels: int | None = None,
+                      out_channels: int | None = None) -> float:
+        """Seconds ``module`` takes on its input in the model, with the given channel counts (default: current)."""
+        shape = self.inputs.get(module)
+        if shape is None:
+            return 0.0  # never called on the example inputs: costs nothing there
+        if not _replicable(module):
+            return self.layer_seconds_as_is(module)
+        in_c, out_c = _widths(module)
+        in_c, out_c = in_channels or in_c, out_channels or out_c
+        batch = self.batch_size or shape[0]
+        key = (_signature(module), tuple(shape[2:]) if not isinstance(module, nn.Linear) else shape[1:-1],
+               batch, in_c, out_c)
+        if key not in self._cache:
+            layer, x = _replica(module, shape, batch, in_c, out_c)
+            self._cache[key] = float(self.timer(layer, x))
+        return self._cache[key]
+
+    def channel_costs(self, group: ChannelGroup, block: int = 16) -> torch.Tensor:
+        """Seconds saved per root channel of ``group`` when a block of its channels goes (see module docstring)."""
+        b = max(1, min(block, group.size // 2))
+        saved = 0.0
+        for member in group.outputs:
+            saved += self._member_saving(member, group.size, b, side="out")
+        for member in group.inputs:
+            if not _is_depthwise(member.module):  # a depthwise consumer loses its output with the input: counted above
+                saved += self._member_saving(member, group.size, b, side="in")
+        return torch.full((group.size,), saved / b, dtype=torch.float64)
+
+    def _member_saving(self, member: Member, group_size: int, block: int, side: str) -> float:
+        module = member.module
+        in_c, out_c = _widths(module)
+        k = max(1, round(block * len(member.idxs) / group_size))
+        if not _replicable(module):
+            width = out_c if side == "out" else in_c
+            return self.layer_seconds_as_is(module) * min(k, width - 1) / max(width, 1)
+        if _is_depthwise(module):
+            k = min(k, out_c - 1)
+            return self.layer_seconds(module) - self.layer_seconds(module, in_c - k, out_c - k) if k > 0 else 0.0
+        if side == "out":
+            k = min(k, out_c - 1)
+            return self.layer_seconds(module) - self.layer_seconds(module, in_c, out_c - k) if k > 0 else 0.0
+        k = min(k, in_c - 1)
+        return self.layer_seconds(module) - self.layer_seconds(module, in_c - k, out_c) if k > 0 else 0.0
+
+    def layer_seconds_as_is(self, module: nn.Module) -> float:
+        """Time of a layer that is not re-built (transposed / grouped conv): measured as it is in the model."""
+        shape = self.inputs.get(module)
+        if shape is None:
+            return 0.0
+        in_c, _ = _widths(module)
+        key = ("as-is", id(module), _widths(module))
+        if key not in self._cache:
+            batch = self.batch_size or shape[0]
+            size = (batch, *shape[1:-1], in_c) if isinstance(module, nn.Linear) else (batch, in_c, *shape[2:])
+            device = next(module.parameters()).device
+            was_training = module.training
+            module.eval()
+            try:
+                self._cache[key] = float(self.timer(module, torch.randn(size, device=device)))
+            finally:
+                module.train(was_training)
+        return self._cache[key]
+
+
+def _widths(module: nn.Module) -> tuple[int, int]:
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    return module.in_channels, module.out_channels
+
+
+def _signature(module: nn.Module) -> tuple:
+    if isinstance(module, nn.Linear):
+        return ("linear", module.bias is not None)
+    return (type(module).__name__, module.kernel_size, module.stride, module.padding, module.dilation,
+            _is_depthwise(module), module.bias is not None, module.padding_mode)
+
+
+def _replica(module: nn.Module, shape: tuple[int, ...], batch: int, in_c: int,
+             out_c: int) -> tuple[nn.Module, torch.Tensor]:
+    """A fresh layer like ``module`` with ``in_c``/``out_c`` channels, and a random input of the model's size."""
+    device = next(module.parameters()).device
+    if isinstance(module, nn.Linear):
+        layer = nn.Linear(in_c, out_c, bias=module.bias is not None)
+        x = torch.randn(batch, *shape[1:-1], in_c)
+    else:
+        groups = in_c if _is_depthwise(module) else 1
+        layer = type(module)(in_c, out_c, module.kernel_size, stride=module.stride, padding=module.padding,
+                             dilation=module.dilation, groups=groups, bias=module.bias is not None,
+                             padding_mode=module.padding_mode)
+        x = torch.randn(batch, in_c, *shape[2:])
+    return layer.to(device).eval(), x.to(device)
+
+
+__all__ = ["LatencyModel", "LayerTimer", "median_forward_seconds"]
