@@ -5,16 +5,23 @@ recipe when missing), prunes each to ``--target`` of the FLOPs with every criter
 fine-tuning: latency depends on the architecture alone -- and times it against its base with
 ``core_common.latency_ratio`` (batch 64, 1 thread, ``torch.inference_mode()``, alternating medians).
 Channel counts that are multiples of 8 suit the CPU's vector width; the question is whether that shows.
-It also prints where the unpruned model's CPU time goes, by operator (``torch.profiler``, first seed).
+It also prints where the unpruned model's CPU time goes, by operator (``torch.profiler``, first seed), and how
+one 3x3 convolution of each ResNet-20 stage speeds up as its widths shrink (``--width-sweep``): the measured
+staircase behind per-layer rounding and the ``cost="latency"`` option of ``cpmc``.
 
-    python benchmarks/core_latency_rounding.py [--seeds 0,1,2,3,4] [--round-to 1,8] [--criteria cpmc,l1]
+    python benchmarks/core_latency_rounding.py [--seeds 0,1,2,3,4] [--round-to 1 8 16 'layer1.*=1,*=16']
+        [--criteria cpmc,l1] [--width-sweep]
+
+Each ``--round-to`` value is what ``python -m core_pruning prune --round-to`` takes (a per-layer rule with ``=``).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -22,6 +29,7 @@ from core_common import REPO, header, latency_ratio, mean_std, table
 from core_criteria_mnist import train_base
 
 import core_pruning as cp
+from core_pruning.cli.prune_command import parse_round_to
 from core_pruning.datasets import load_dataset
 
 
@@ -43,6 +51,34 @@ def operator_shares(model: torch.nn.Module, batch: torch.Tensor, calls: int = 20
             for k, t in sorted(times.items(), key=lambda kv: -kv[1])]
 
 
+def conv_seconds(c_in: int, c_out: int, size: int, batch: int = 64, repeats: int = 21) -> float:
+    """Median thread CPU seconds of one 3x3, stride-1 convolution on ``size`` x ``size`` maps."""
+    conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).eval()
+    x = torch.randn(batch, c_in, size, size)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            conv(x)
+        for _ in range(repeats):
+            start = time.thread_time()
+            conv(x)
+            times.append(time.thread_time() - start)
+    return statistics.median(times)
+
+
+def width_sweep() -> list[dict]:
+    """Speed-up of a k->k and a c->k convolution over the full c->c one, for each stage of ResNet-20 on 28x28 input."""
+    rows = []
+    for size, c in ((28, 16), (14, 32), (7, 64)):
+        full = conv_seconds(c, c, size)
+        for k in sorted({c // 4, c // 2, c // 2 + 1, (3 * c) // 4, c - 1}):
+            rows.append({"maps": f"{size}x{size}", "full width": c, "kept k": k,
+                         "MACs kept (k->k)": f"{(k / c) ** 2:.2f}",
+                         "speed-up k->k": f"{full / conv_seconds(k, k, size):.2f}x",
+                         "speed-up c->k": f"{full / conv_seconds(c, k, size):.2f}x"})
+    return rows
+
+
 class _BaseRecipe:  # what train_base reads from the criteria benchmark's arguments
     base_epochs, steps_per_epoch = 10, None
 
@@ -51,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--criteria", default="cpmc,l1")
-    parser.add_argument("--round-to", default="1,8")
+    parser.add_argument("--round-to", nargs="+", default=["1", "8", "16", "layer1.*=1,*=16"])
     parser.add_argument("--target", type=float, default=0.5, help="fraction of FLOPs kept")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--width-sweep", action="store_true", help="also time single convolutions at shrinking widths")
     parser.add_argument("--bases", default=str(REPO / "runs" / "core_criteria_mnist"), help="folder of base_<seed>.pt")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -63,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     bases = {s: train_base(data, _BaseRecipe, Path(args.bases) / f"base_{s}.pt", s) for s in seeds}
     rows = []
     for name in args.criteria.split(","):
-        for r in (int(v) for v in args.round_to.split(",")):
+        for r in (parse_round_to(v) for v in args.round_to):
             runs = []
             for base in bases.values():
                 model = copy.deepcopy(base)
@@ -71,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append((report["flops_ratio"], report["params_ratio"],
                              latency_ratio(base, model, batch, repeats=args.repeats)["cpu_speedup"]))
             speed_m, speed_s = mean_std([s for *_, s in runs])
-            rows.append({"criterion": name, "round_to": r,
+            rows.append({"criterion": name, "round_to": str(r).replace("'", ""),
                          "FLOPs kept": f"{mean_std([f for f, _, _ in runs])[0]:.3f}",
                          "params kept": f"{mean_std([p for _, p, _ in runs])[0]:.3f}",
                          "speed-up (CPU time)": f"{speed_m:.2f}x ± {speed_s:.2f}", "seeds": len(runs)})
@@ -80,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwhere the unpruned model's CPU time goes (seed {seeds[0]}, batch 64, 1 thread, torch.profiler):")
     shares = operator_shares(bases[seeds[0]], batch)
     print(table(shares, list(shares[0])))
+    if args.width_sweep:
+        print("\none 3x3 convolution, batch 64, 1 thread, median thread CPU time, against the full-width c->c one:")
+        sweep = width_sweep()
+        print(table(sweep, list(sweep[0])))
     return 0
 
 
