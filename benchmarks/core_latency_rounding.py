@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from core_criteria_mnist import train_base
 import core_pruning as cp
 from core_pruning.cli.prune_command import parse_round_to
 from core_pruning.datasets import load_dataset
+from core_pruning.latency import median_forward_seconds
 
 
 def operator_shares(model: torch.nn.Module, batch: torch.Tensor, calls: int = 20) -> list[dict]:
@@ -55,15 +55,7 @@ def conv_seconds(c_in: int, c_out: int, size: int, batch: int = 64, repeats: int
     """Median thread CPU seconds of one 3x3, stride-1 convolution on ``size`` x ``size`` maps."""
     conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).eval()
     x = torch.randn(batch, c_in, size, size)
-    times = []
-    with torch.inference_mode():
-        for _ in range(3):
-            conv(x)
-        for _ in range(repeats):
-            start = time.thread_time()
-            conv(x)
-            times.append(time.thread_time() - start)
-    return statistics.median(times)
+    return median_forward_seconds(conv, x, repeats=repeats, warmup=3, clock=time.thread_time)
 
 
 def width_sweep() -> list[dict]:

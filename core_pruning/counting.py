@@ -30,6 +30,23 @@ def run_model(model: nn.Module, example_inputs: Any) -> Any:
     return model(example_inputs)
 
 
+def record_forward(model: nn.Module, example_inputs: Any, hook: Any, types: tuple = COUNTED) -> None:
+    """One eval-mode, no-grad forward of ``example_inputs`` with forward ``hook`` on every layer of ``types``.
+
+    The model's train/eval mode is restored and the hooks removed, also when the forward fails.
+    """
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            run_model(model, example_inputs)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+
+
 class LayerShapes:
     """Spatial sizes seen by every counted layer on one forward pass of ``example_inputs``.
 
@@ -39,16 +56,7 @@ class LayerShapes:
 
     def __init__(self, model: nn.Module, example_inputs: Any) -> None:
         self.positions: dict[nn.Module, int] = {}
-        handles = [m.register_forward_hook(self._hook) for m in model.modules() if isinstance(m, COUNTED)]
-        was_training = model.training
-        try:
-            model.eval()
-            with torch.no_grad():
-                run_model(model, example_inputs)
-        finally:
-            model.train(was_training)
-            for handle in handles:
-                handle.remove()
+        record_forward(model, example_inputs, self._hook)
 
     def _hook(self, module: nn.Module, inputs: Sequence[torch.Tensor], output: torch.Tensor) -> None:
         if isinstance(module, nn.Linear):

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from core_pruning.counting import run_model
-from core_pruning.groups import WEIGHTED, ChannelGroup, Member
+from core_pruning.counting import record_forward
+from core_pruning.groups import ChannelGroup, Member
 
 #: ``timer(layer, x) -> seconds``: how long ``layer(x)`` takes. Injected in tests; measured by default.
 LayerTimer = Callable[[nn.Module, torch.Tensor], float]
@@ -38,16 +38,17 @@ LayerTimer = Callable[[nn.Module, torch.Tensor], float]
 _REPLICABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
-def median_forward_seconds(layer: nn.Module, x: torch.Tensor, repeats: int = 7, warmup: int = 2) -> float:
-    """Median wall-clock seconds of ``layer(x)`` over ``repeats`` calls after ``warmup`` calls."""
+def median_forward_seconds(layer: nn.Module, x: torch.Tensor, repeats: int = 7, warmup: int = 2,
+                           clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median seconds of ``layer(x)`` on ``clock`` (wall clock by default) over ``repeats`` calls after ``warmup``."""
     times = []
     with torch.inference_mode():
         for _ in range(warmup):
             layer(x)
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             layer(x)
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -75,16 +76,7 @@ class LatencyModel:
         self.timer = timer or median_forward_seconds
         self.batch_size = batch_size
         self.inputs: dict[nn.Module, tuple[int, ...]] = {}  # layer -> shape of its first input, batch first
-        handles = [m.register_forward_hook(self._record) for m in model.modules() if isinstance(m, WEIGHTED)]
-        was_training = model.training
-        try:
-            model.eval()
-            with torch.no_grad():
-                run_model(model, example_inputs)
-        finally:
-            model.train(was_training)
-            for handle in handles:
-                handle.remove()
+        record_forward(model, example_inputs, self._record)
         self._cache: dict[tuple, float] = {}
 
     def _record(self, module: nn.Module, inputs: tuple, _output: Any) -> None:

@@ -47,6 +47,11 @@ for Torch-Pruning's group magnitude. An earlier pick of the additive form on thr
 for it, another machine) did not hold up with ten: at this data size one base model moves a row by
 several tenths of a point.
 
+Cost term ``cost``: ``"flops"`` (default) is the paper's computational cost; ``"latency"`` replaces ``F`` by
+the measured time removing the channel saves on this device (``core_pruning.latency.LatencyModel`` at
+``latency_batch_size``, finite differences over ``latency_block`` channels), an extension for CPUs on which
+FLOPs mispredict speed; channels whose removal saves no time then rank last under the ratio rule.
+
 Scale of the weights in the additive form: the group-normalised weight value of a trained network is
 nearly flat (coefficient of variation ~5% in a ResNet-20 layer) while ``1 - F^`` differs by ~0.1 between
 stages, so with 0.5 on each cost the costs decide alone (only residual streams were pruned); 0.1 is the
