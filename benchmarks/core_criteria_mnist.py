@@ -48,7 +48,7 @@ from core_pruning.datasets import load_dataset
 from core_pruning.groups import ChannelGroup
 from core_pruning.models import build_model
 from core_pruning.training import evaluate
-from core_pruning.utils import atomic_save
+from core_pruning.utils import InputError, atomic_save
 
 OURS = ["l1", "l2", "fpgm", "bn_scale", "taylor", "cpmc", "random"]
 TORCH_PRUNING = ["tp_magnitude", "tp_taylor", "tp_magnitude_native"]
@@ -182,7 +182,7 @@ def remeasure_latency(results: list[dict], bases: dict[int, torch.nn.Module], da
     from core_pruning.cli.model_source import safe_load
 
     batch = data.test.tensors[0][:64]
-    for row in (r for r in results if r["seed"] in bases):
+    for row in (r for r in results if r["seed"] in bases and "unreachable" not in r):
         model = safe_load(model_file(Path(args.out), row["criterion"], row["target"], row["seed"]))
         row.update(latency_ratio(bases[row["seed"]], model, batch, repeats=args.remeasure_latency))
         row["latency_repeats"] = args.remeasure_latency
@@ -197,6 +197,10 @@ def summarise(results: list[dict], base_acc: float, targets: list[float], names:
         for name in ["none", *names]:
             runs = [r for r in results if r["criterion"] == name and (name == "none" or r["target"] == target)]
             if not runs:
+                continue
+            if any("unreachable" in r for r in runs):  # e.g. round_to=16 cannot prune ResNet-20's 16-wide stage
+                rows.append({"criterion": name, "top-1 % (mean ± std)": "unreachable: " + runs[0]["unreachable"]
+                             .split(": ", 1)[-1], "seeds": len(runs)})
                 continue
             acc_m, acc_s = mean_std([100 * r["accuracy"] for r in runs])
             sp_m, sp_s = mean_std([r["speedup"] for r in runs])
@@ -281,7 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, target, seed in jobs:
         if (name, target, seed) in done:
             continue
-        row = run_one(name, target, seed, bases[seed], data, args)
+        try:
+            row = run_one(name, target, seed, bases[seed], data, args)
+        except InputError as exc:  # the per-layer floors stop short of the target: a result, not a crash
+            row = {"criterion": name, "target": target, "seed": seed, "unreachable": str(exc)}
+            results.append(row)
+            save_json(results, results_path)
+            print(f"{name:<20} target {target:.2f} seed {seed}: {exc}", flush=True)
+            continue
         results.append(row)
         save_json(results, results_path)
         print(f"{name:<20} target {target:.2f} seed {seed}: acc {100 * row['accuracy']:.2f}% "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -51,23 +52,34 @@ def operator_shares(model: torch.nn.Module, batch: torch.Tensor, calls: int = 20
             for k, t in sorted(times.items(), key=lambda kv: -kv[1])]
 
 
-def conv_seconds(c_in: int, c_out: int, size: int, batch: int = 64, repeats: int = 21) -> float:
-    """Median thread CPU seconds of one 3x3, stride-1 convolution on ``size`` x ``size`` maps."""
-    conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).eval()
-    x = torch.randn(batch, c_in, size, size)
-    return median_forward_seconds(conv, x, repeats=repeats, warmup=3, clock=time.thread_time)
+def conv_speedups(c: int, widths: list[tuple[int, int]], size: int, batch: int = 64,
+                  rounds: int = 15) -> list[float]:
+    """Speed-up of 3x3 convolutions ``(c_in, c_out)`` over the full ``c -> c`` one on ``size`` x ``size`` maps.
+
+    Medians of thread CPU time over ``rounds`` rounds, each round timing the full convolution and every
+    candidate once in turn (alternating, as ``core_common.latency_ratio`` does: drifts of the machine's speed
+    cancel).
+    """
+    layers = [(torch.nn.Conv2d(i, o, 3, padding=1, bias=False).eval(), torch.randn(batch, i, size, size))
+              for i, o in [(c, c), *widths]]
+    times: list[list[float]] = [[] for _ in layers]
+    for _ in range(rounds):
+        for slot, (conv, x) in enumerate(layers):
+            times[slot].append(median_forward_seconds(conv, x, repeats=1, warmup=1, clock=time.thread_time))
+    full, *rest = (statistics.median(t) for t in times)
+    return [full / t for t in rest]
 
 
 def width_sweep() -> list[dict]:
     """Speed-up of a k->k and a c->k convolution over the full c->c one, for each stage of ResNet-20 on 28x28 input."""
     rows = []
     for size, c in ((28, 16), (14, 32), (7, 64)):
-        full = conv_seconds(c, c, size)
-        for k in sorted({c // 4, c // 2, c // 2 + 1, (3 * c) // 4, c - 1}):
+        ks = sorted({c // 4, c // 2, c // 2 + 1, (3 * c) // 4, c - 1})
+        speedups = conv_speedups(c, [w for k in ks for w in ((k, k), (c, k))], size)
+        for k, same, narrow in zip(ks, speedups[::2], speedups[1::2]):
             rows.append({"maps": f"{size}x{size}", "full width": c, "kept k": k,
                          "MACs kept (k->k)": f"{(k / c) ** 2:.2f}",
-                         "speed-up k->k": f"{full / conv_seconds(k, k, size):.2f}x",
-                         "speed-up c->k": f"{full / conv_seconds(c, k, size):.2f}x"})
+                         "speed-up k->k": f"{same:.2f}x", "speed-up c->k": f"{narrow:.2f}x"})
     return rows
 
 
