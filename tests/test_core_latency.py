@@ -12,7 +12,7 @@ from torch import nn
 
 import core_pruning as cp
 from core_pruning.criteria import ScoringContext
-from core_pruning.groups import collect_groups
+from core_pruning.groups import collect_groups, output_layers
 from core_pruning.latency import LatencyModel, median_forward_seconds
 from core_pruning.models import build_model
 from core_pruning.plan import build_graph
@@ -76,11 +76,24 @@ def test_bad_round_to_is_a_clear_error(bad):
         cp.prune(resnet20(), X28, criterion="l1", target_flops=0.5, round_to=bad)
 
 
-def test_latency_cost_on_a_device_where_time_is_macs_ranks_exactly_like_flops():
+def _torchvision(name: str) -> nn.Module:
+    import torchvision
+
+    torch.manual_seed(0)
+    kw = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    return getattr(torchvision.models, name)(weights=None, **kw).eval()
+
+
+@pytest.mark.parametrize("arch", ["resnet20", "mobilenet_v2", "googlenet"])  # residual, depthwise, concatenations
+def test_latency_cost_on_a_device_where_time_is_macs_ranks_exactly_like_flops(arch):
     """The defining property of the cost model: if latency were FLOPs, ``cost="latency"`` would change nothing."""
-    model = resnet20()
-    groups, by_flops = scores(model)
-    _, by_latency = scores(model, example_inputs=X28, cost="latency", latency_timer=macs_timer)
+    model = resnet20() if arch == "resnet20" else _torchvision(arch)
+    x = X28 if arch == "resnet20" else torch.randn(1, 3, 64, 64)
+    groups = collect_groups(build_graph(model, x), output_layers(model, x))
+    ctx = ScoringContext(model=model, example_inputs=x)
+    by_flops = cp.get_criterion("cpmc").score_all(groups, ctx)
+    by_latency = cp.get_criterion("cpmc", example_inputs=x, cost="latency", latency_timer=macs_timer).score_all(
+        groups, ctx)
     for group, f, t in zip(groups, by_flops, by_latency):
         torch.testing.assert_close(t, f, rtol=1e-6, atol=0, msg=group.root_name)
 
