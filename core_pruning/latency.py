@@ -52,6 +52,38 @@ def median_forward_seconds(layer: nn.Module, x: torch.Tensor, repeats: int = 7, 
     return statistics.median(times)
 
 
+def latency_ratio(baseline: nn.Module, candidate: nn.Module, x: torch.Tensor, repeats: int = 15,
+                  warmup: int = 3) -> dict[str, float]:
+    """Median latency of ``baseline`` and ``candidate`` on ``x`` over ``repeats`` alternating forward passes.
+
+    Returns wall-clock medians (``base_ms``, ``pruned_ms``, ``speedup``) and thread CPU-time medians
+    (``base_cpu_ms``, ``pruned_cpu_ms``, ``cpu_speedup``). On a machine shared with other jobs the wall clock
+    also counts time spent waiting for a core; with ``torch.set_num_threads(1)`` every op runs on the
+    calling thread, so its CPU time is the compute the model itself needs, much less disturbed by others.
+    Alternating the two models cancels slow drifts of the load. Both run under ``torch.inference_mode()``,
+    as a deployed model does: with autograd recording, every layer also saves its inputs for a backward
+    pass that never comes, a per-layer cost that is not the model's latency.
+    """
+    baseline.eval()
+    candidate.eval()
+    wall: dict[int, list[float]] = {0: [], 1: []}
+    cpu: dict[int, list[float]] = {0: [], 1: []}
+    with torch.inference_mode():
+        for _ in range(warmup):
+            baseline(x)
+            candidate(x)
+        for _ in range(repeats):
+            for key, model in ((0, baseline), (1, candidate)):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                model(x)
+                cpu[key].append(time.thread_time() - start_cpu)
+                wall[key].append(time.perf_counter() - start)
+    base, cand = statistics.median(wall[0]), statistics.median(wall[1])
+    base_cpu, cand_cpu = statistics.median(cpu[0]), statistics.median(cpu[1])
+    return {"base_ms": base * 1e3, "pruned_ms": cand * 1e3, "speedup": base / cand,
+            "base_cpu_ms": base_cpu * 1e3, "pruned_cpu_ms": cand_cpu * 1e3, "cpu_speedup": base_cpu / cand_cpu}
+
+
 def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.modules.conv._ConvNd) and module.groups > 1 \
         and module.groups == module.in_channels == module.out_channels
@@ -177,4 +209,4 @@ def _replica(module: nn.Module, shape: tuple[int, ...], batch: int, in_c: int,
     return layer.to(device).eval(), x.to(device)
 
 
-__all__ = ["LatencyModel", "LayerTimer", "median_forward_seconds"]
+__all__ = ["LatencyModel", "LayerTimer", "latency_ratio", "median_forward_seconds"]

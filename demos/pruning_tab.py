@@ -7,6 +7,9 @@ correlation of the chosen criteria on the unpruned weights) and per-layer weight
 * ``build()`` only lays out components; torch and core_pruning are imported on the first click.
 * Models are built with seeded random weights (no downloads here), at small input sizes so a click
   takes seconds on a CPU; only weight-based criteria are offered (``taylor`` and ``zero`` need data).
+* "round channel counts to" keeps every pruned layer's width a multiple of 1, 8 or 16, and the report
+  measures the CPU speed-up of the pruned model against the unpruned one (batch 16, alternating medians):
+  FLOPs and speed are not the same thing on a CPU, whose kernels work in blocks of channels.
 * Bad input (an unreachable target, fewer than two criteria to compare) gives a readable message.
 """
 
@@ -26,6 +29,8 @@ MODELS: dict[str, tuple[str, tuple[int, int, int]]] = {
 }
 CRITERIA = ("cpmc", "l1", "l2", "fpgm", "bn_scale", "random")
 COMPARED = ("l1", "l2", "fpgm", "cpmc")
+ROUND_TO = (1, 8, 16)
+LATENCY_BATCH, LATENCY_REPEATS = 16, 7
 NORMALITY_HEADERS = ["layer", "weights", "skewness", "excess kurtosis", "D'Agostino p", "KS p", "verdict"]
 
 
@@ -66,7 +71,7 @@ def _out_channels(model) -> dict[str, int]:
             for name, m in model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))}
 
 
-def _report_markdown(label: str, report: dict[str, Any], normality_summary: str) -> str:
+def _report_markdown(label: str, report: dict[str, Any], normality_summary: str, latency: dict[str, float]) -> str:
     return (
         f"### {label} pruned with `{report['criterion']}` to {report['target']['fraction']:.0%} of FLOPs\n"
         "| | before | after | kept |\n|---|---:|---:|---:|\n"
@@ -75,19 +80,27 @@ def _report_markdown(label: str, report: dict[str, Any], normality_summary: str)
         f"| parameters | {report['params_before'] / 1e6:.3f} M | {report['params_after'] / 1e6:.3f} M | "
         f"{report['params_ratio']:.1%} |\n"
         f"| channels | {report['channels_before']} | {report['channels_after']} | "
-        f"{report['channels_after'] / report['channels_before']:.1%} |\n\n"
+        f"{report['channels_after'] / report['channels_before']:.1%} |\n"
+        f"| CPU time, batch {LATENCY_BATCH} (measured) | {latency['base_ms']:.1f} ms | {latency['pruned_ms']:.1f} ms | "
+        f"speed-up {latency['speedup']:.2f}x |\n\n"
         f"Pruned in {report['seconds']:.1f} s. {normality_summary}"
     )
 
 
-def run_pruning(label: str, criterion: str, target: float, compared: list[str], alpha: float, seed: float):
+def run_pruning(label: str, criterion: str, target: float, compared: list[str], alpha: float, seed: float,
+                round_to: Any = 1):
     """Click handler: (status, report, channels figure, heat-map, normality rows)."""
     empty = ("", None, None, None)
-    problem = _check_inputs(label, criterion, target, compared, alpha, seed)
+    problem = _check_inputs(label, criterion, target, compared, alpha, seed) or _check_round_to(round_to)
     if problem:
         return (f"**Cannot prune:** {problem}", *empty)
+    import copy
+
+    import torch
+
     from core_pruning import prune
     from core_pruning.analysis import analyze, similarity_figure
+    from core_pruning.latency import latency_ratio
     from core_pruning.utils import InputError
 
     seed = int(seed)
@@ -95,18 +108,20 @@ def run_pruning(label: str, criterion: str, target: float, compared: list[str], 
         model, x = _build_model(label, seed)
         analysis = analyze(model, x, list(compared), ratio=0.5, alpha=float(alpha), seed=seed,
                            criterion_options={"random": {"seed": seed}} if "random" in compared else None)
-        before = _out_channels(model)
+        before, unpruned = _out_channels(model), copy.deepcopy(model)
         options = {"seed": seed} if criterion == "random" else {}
-        result = prune(model, x, criterion=criterion, target_flops=float(target), **options)
+        result = prune(model, x, criterion=criterion, target_flops=float(target), round_to=int(round_to), **options)
     except InputError as exc:
         return (f"**Cannot prune:** {exc}", *empty)
+    batch = torch.randn(LATENCY_BATCH, *x.shape[1:], generator=torch.Generator().manual_seed(seed))
+    latency = latency_ratio(unpruned, result.model, batch, repeats=LATENCY_REPEATS)
     summary = (f"Weights look Gaussian-like in {analysis.gaussian_layers} of {analysis.tested_layers} tested conv "
                f"layers (D'Agostino-Pearson and KS, alpha = {float(alpha):g}); weights are seeded random "
                "initialisations, the setting of the blind-spots paper's analysis.")
     rows = [[r.layer, r.weights, _round(r.skewness), _round(r.excess_kurtosis), _round(r.dagostino_p),
              _round(r.ks_p), r.verdict] for r in analysis.normality]
     heatmap = similarity_figure(analysis.matrix(), analysis.criteria, title="mean per-layer Spearman rho")
-    return ("Done.", _report_markdown(label, result.report, summary),
+    return ("Done.", _report_markdown(label, result.report, summary, latency),
             _channels_figure(before, _out_channels(result.model)), heatmap, rows)
 
 
@@ -133,6 +148,14 @@ def _check_inputs(label: str, criterion: str, target: Any, compared: list[str], 
     return ""
 
 
+def _check_round_to(round_to: Any) -> str:
+    try:
+        ok = int(round_to) in ROUND_TO and float(round_to) == int(round_to)
+    except (TypeError, ValueError):
+        ok = False
+    return "" if ok else f"round channel counts to one of {', '.join(map(str, ROUND_TO))}."
+
+
 def build() -> None:
     gr.Markdown(
         "Prune a CNN to a FLOPs budget with one of the pruning criteria of `core_pruning` and compare the "
@@ -148,6 +171,7 @@ def build() -> None:
                                     elem_id="prune-compare")
         alpha = gr.Number(value=0.05, label="alpha (normality tests)", elem_id="prune-alpha")
         seed = gr.Number(value=0, precision=0, label="seed", elem_id="prune-seed")
+        round_to = gr.Dropdown(list(ROUND_TO), value=1, label="round channel counts to", elem_id="prune-round-to")
     button = gr.Button("Prune", variant="primary", elem_id="prune-run")
     status = gr.Markdown(elem_id="prune-status")
     report = gr.Markdown(elem_id="prune-report")
@@ -156,5 +180,5 @@ def build() -> None:
         heatmap = gr.Plot(label="criteria similarity", elem_id="prune-heatmap")
     normality = gr.Dataframe(headers=NORMALITY_HEADERS, label="weight normality per conv layer",
                              elem_id="prune-normality", interactive=False)
-    button.click(run_pruning, inputs=[model, criterion, target, compared, alpha, seed],
+    button.click(run_pruning, inputs=[model, criterion, target, compared, alpha, seed, round_to],
                  outputs=[status, report, channels, heatmap, normality])

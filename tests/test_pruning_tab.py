@@ -35,7 +35,20 @@ def test_pruning_through_the_handler():
     assert len(rows) == 21 and {r[-1] for r in rows} <= {"gaussian-like", "not gaussian", "too few weights"}
 
 
+def test_rounded_pruning_keeps_multiples_and_reports_a_measured_speed_up():
+    status, report, channels, _, _ = pruning_tab.run_pruning(LABEL, "cpmc", 0.5, ["l1", "l2"], 0.05, 0, 8)
+    assert status == "Done."
+    before, kept = ([bar.get_width() for bar in c] for c in channels.axes[0].containers)
+    pruned = [k for b, k in zip(before, kept) if k < b]
+    assert pruned and all(k % 8 == 0 for k in pruned)
+    row = re.search(r"\| CPU time, batch 16 \(measured\) \| ([\d.]+) ms \| ([\d.]+) ms \| speed-up ([\d.]+)x \|",
+                    report)
+    base_ms, pruned_ms, speedup = map(float, row.groups())
+    assert base_ms > 0 and pruned_ms > 0 and speedup == pytest.approx(base_ms / pruned_ms, rel=0.02)
+
+
 @pytest.mark.parametrize("args,message", [
+    ((LABEL, "l1", 0.5, ["l1", "l2"], 0.05, 0, 3), "round channel counts"),
     ((LABEL, "l1", 0.5, ["l1"], 0.05, 0), "at least two criteria"),
     ((LABEL, "l1", 0.01, ["l1", "l2"], 0.05, 0), "between 0.05 and 1"),
     ((LABEL, "l1", 0.5, ["l1", "l2"], 1.5, 0), "alpha"),
@@ -69,6 +82,7 @@ def test_pruning_through_the_page(app_page):
     assert "pruned with cpmc to 50% of FLOPs" in report
     kept = float(re.search(r"FLOPs \(MACs\)\s+[\d.]+ M\s+[\d.]+ M\s+([\d.]+)%", report).group(1))
     assert abs(kept - 50.0) <= 2.0
+    assert re.search(r"CPU time, batch 16 \(measured\)\s+[\d.]+ ms\s+[\d.]+ ms\s+speed-up [\d.]+x", report)
     for plot in ("#prune-channels", "#prune-heatmap"):
         assert page.locator(f"{plot} img").count() == 1
     assert "gaussian-like" in page.locator("#prune-normality").inner_text()
