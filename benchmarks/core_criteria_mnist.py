@@ -48,7 +48,7 @@ from core_pruning.datasets import load_dataset
 from core_pruning.groups import ChannelGroup
 from core_pruning.models import build_model
 from core_pruning.training import evaluate
-from core_pruning.utils import InputError, atomic_save
+from core_pruning.utils import UnreachableTarget, atomic_save
 
 OURS = ["l1", "l2", "fpgm", "bn_scale", "taylor", "cpmc", "random"]
 TORCH_PRUNING = ["tp_magnitude", "tp_taylor", "tp_magnitude_native"]
@@ -287,14 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             row = run_one(name, target, seed, bases[seed], data, args)
-        except InputError as exc:  # the per-layer floors stop short of the target: a result, not a crash
+        except UnreachableTarget as exc:  # the per-layer floors stop short of the target: a result, not a crash
             row = {"criterion": name, "target": target, "seed": seed, "unreachable": str(exc)}
-            results.append(row)
-            save_json(results, results_path)
-            print(f"{name:<20} target {target:.2f} seed {seed}: {exc}", flush=True)
-            continue
         results.append(row)
         save_json(results, results_path)
+        if "unreachable" in row:
+            print(f"{name:<20} target {target:.2f} seed {seed}: {row['unreachable']}", flush=True)
+            continue
         print(f"{name:<20} target {target:.2f} seed {seed}: acc {100 * row['accuracy']:.2f}% "
               f"flops {row['flops_ratio']:.3f} speed-up {row.get('cpu_speedup', row['speedup']):.2f}x "
               f"(prune {row['prune_seconds']:.1f}s, fine-tune {row['finetune_seconds']:.0f}s)", flush=True)

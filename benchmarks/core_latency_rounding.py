@@ -4,7 +4,7 @@ Takes the base models of the criteria benchmark (``runs/core_criteria_mnist/base
 recipe when missing), prunes each to ``--target`` of the FLOPs with every criterion x ``round_to`` pair -- no
 fine-tuning: latency depends on the architecture alone -- and times it against its base with
 ``core_common.latency_ratio`` (batch 64, 1 thread, ``torch.inference_mode()``, alternating medians).
-Channel counts that are multiples of 8 suit the CPU's vector width; the question is whether that shows.
+Channel counts that are multiples of 8 or 16 suit the CPU's vector width; the question is whether that shows.
 It also prints where the unpruned model's CPU time goes, by operator (``torch.profiler``, first seed), and how
 one 3x3 convolution of each ResNet-20 stage speeds up as its widths shrink (``--width-sweep``): the measured
 staircase behind per-layer rounding and the ``cost="latency"`` option of ``cpmc``.

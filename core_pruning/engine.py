@@ -30,7 +30,7 @@ from core_pruning.criteria import Criterion, ScoringContext, get_criterion
 from core_pruning.criteria.zero import ZeroActivation
 from core_pruning.groups import OUT_FNS, WEIGHTED, ChannelGroup, collect_groups, output_layers, resolve_layers
 from core_pruning.plan import PlanStep, PruningPlan, apply_step, build_graph
-from core_pruning.utils.cli import InputError
+from core_pruning.utils.cli import InputError, UnreachableTarget
 
 
 @dataclass
@@ -65,9 +65,9 @@ class Limits:
 
         A mapping key matches a group when it equals, or glob-matches, the name of one of those layers;
         per-group sizes exist because the width at which a kernel gets faster depends on the layer: on an
-        AVX-512 CPU a 3x3 convolution on 7x7 to 14x14 maps costs the same for every width within one block
-        of 16 channels, while on 28x28 maps its time falls with each channel
-        (``python benchmarks/core_latency_rounding.py``).
+        AVX-512 CPU a 3x3 convolution on 7x7 to 14x14 maps costs about the same for every width within one
+        block of 16 channels, while on 28x28 maps a k->k one gets faster with each channel removed
+        (``python benchmarks/core_latency_rounding.py --width-sweep``).
         """
         if isinstance(self.round_to, int):
             return self.round_to
@@ -352,7 +352,7 @@ def _prune_to_budget(pruner: _Pruner, crit: Criterion, ctx: ScoringContext, kind
         need = min(current - target, step_fraction * base)
         chosen = pruner.select(groups, scores, costs, need, limit=current - target + BUDGET_TOLERANCE * base)
         if not chosen:
-            raise InputError(f"cannot reach {fraction:.1%} of the original {kind}: the per-layer floors stop at "
+            raise UnreachableTarget(f"cannot reach {fraction:.1%} of the original {kind}: the per-layer floors stop at "
                              f"{current / base:.1%}")
         pruner.apply(PlanStep(prunes=[{"layer": groups[gi].root_name, "idxs": sorted(idxs)}
                                       for gi, idxs in chosen.items()]))

@@ -4,7 +4,7 @@ Why: FLOPs are a poor proxy for a pruned CNN's speed on a CPU. On the AVX-512 ma
 benchmark (``python benchmarks/core_latency_rounding.py``) a 3x3 convolution on 14x14 maps takes the same time
 for every width from 17 to 32 channels, and one that reads 16 channels of a 28x28 map takes as long
 with 1 output channel as with 16: FLOPs-ranked pruning spends its budget on such channels and a model
-with half the FLOPs ran only ~1.35x faster.
+with half the FLOPs ran only ~1.37x faster.
 
 Reading (NetAdapt, Yang et al. 2018; HALP, Shen et al. 2022): a layer's latency is measured on the
 target device as a function of its channel counts (a look-up table filled on demand), and a channel's
@@ -13,7 +13,7 @@ kernel, stride, padding and groups and the input size it sees in the model, on r
 deployment batch size; the saving of one channel of a group is the finite difference over a block of
 ``block`` channels -- ``[T(widths) - T(widths less the block)] / block`` summed over the group's filters
 and consumer slices -- because kernels vectorise over channel blocks (a one-channel difference is zero
-inside a block and a whole block at its edge). Element-wise layers (BatchNorm, ReLU, adds: ~12% of the
+inside a block and a whole block at its edge). Element-wise layers (BatchNorm, ReLU, adds: ~11% of the
 time on that machine) are left out. Measurements are medians of a few forwards under
 ``torch.inference_mode()`` on the current thread settings; they carry the machine's noise, and the
 result is as device-specific as intended.
@@ -145,20 +145,19 @@ class LatencyModel:
         return torch.full((group.size,), saved / b, dtype=torch.float64)
 
     def _member_saving(self, member: Member, group_size: int, block: int, side: str) -> float:
+        """Seconds ``member`` saves when ``block`` of the group's channels go (its own share of them, k)."""
         module = member.module
         in_c, out_c = _widths(module)
-        k = max(1, round(block * len(member.idxs) / group_size))
+        width = out_c if side == "out" else in_c
+        k = min(max(1, round(block * len(member.idxs) / group_size)), width - 1)  # at least one channel stays
+        if k <= 0:
+            return 0.0
         if not _replicable(module):
-            width = out_c if side == "out" else in_c
-            return self.layer_seconds_as_is(module) * min(k, width - 1) / max(width, 1)
-        if _is_depthwise(module):
-            k = min(k, out_c - 1)
-            return self.layer_seconds(module) - self.layer_seconds(module, in_c - k, out_c - k) if k > 0 else 0.0
-        if side == "out":
-            k = min(k, out_c - 1)
-            return self.layer_seconds(module) - self.layer_seconds(module, in_c, out_c - k) if k > 0 else 0.0
-        k = min(k, in_c - 1)
-        return self.layer_seconds(module) - self.layer_seconds(module, in_c - k, out_c) if k > 0 else 0.0
+            return self.layer_seconds_as_is(module) * k / width
+        both = _is_depthwise(module)  # a depthwise conv loses input and output channels together
+        new_in = in_c - k if side == "in" or both else in_c
+        new_out = out_c - k if side == "out" or both else out_c
+        return self.layer_seconds(module) - self.layer_seconds(module, new_in, new_out)
 
     def layer_seconds_as_is(self, module: nn.Module) -> float:
         """Time of a layer that is not re-built (transposed / grouped conv): measured as it is in the model."""

@@ -16,7 +16,7 @@ from core_pruning.groups import collect_groups, output_layers
 from core_pruning.latency import LatencyModel, median_forward_seconds
 from core_pruning.models import build_model
 from core_pruning.plan import build_graph
-from core_pruning.utils import InputError
+from core_pruning.utils import InputError, UnreachableTarget
 
 X28 = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 
@@ -68,6 +68,13 @@ def test_round_to_mapping_leaves_unmatched_groups_unrounded():
     widths = conv_widths(model)
     assert all(w % 8 == 0 for n, w in widths.items() if n.startswith("layer3."))
     assert any(w % 8 for n, w in widths.items() if n.startswith(("layer1.", "layer2.")))
+
+
+def test_round_to_sixteen_cannot_reach_a_third_of_resnet20_and_says_so():
+    """Its 16-channel stage-1 groups cannot shrink in blocks of 16: the floors stop near 46% of the FLOPs."""
+    with pytest.raises(UnreachableTarget, match=r"cannot reach 33.0% .* floors stop at 4\d\.\d%"):
+        cp.prune(resnet20(), X28, criterion="cpmc", target_flops=0.33, round_to=16)
+    assert issubclass(UnreachableTarget, InputError)  # the CLIs' one-line error, exit code 2
 
 
 @pytest.mark.parametrize("bad", [0, -4, {"layer1.*": 0}, {}, "8", 2.5, True])

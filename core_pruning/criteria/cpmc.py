@@ -170,7 +170,8 @@ class CPMC(Criterion):
         if self.cost == "flops":
             return costs
         latency = self._latency_costs(groups, ctx)
-        positive = torch.cat(latency)[torch.cat(latency) > 0] if latency else torch.zeros(0)
+        every = torch.cat(latency) if latency else torch.zeros(0)
+        positive = every[every > 0]
         self._latency_floor = 1e-3 * (positive.mean().item() if positive.numel() else 1.0)
         return [(t.clamp(min=self._latency_floor), p) for t, (_, p) in zip(latency, costs)]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from core_pruning.training.masks import ChannelMasks
-from core_pruning.utils.cli import InputError
+from core_pruning.utils.cli import UnreachableTarget
 
 
 def _keep_lowest_removed(order: list[torch.Tensor], removed_counts: list[int]) -> list[torch.Tensor]:
@@ -47,7 +47,7 @@ def select_uniform(masks: ChannelMasks, scores: list[torch.Tensor], keep_fractio
         return float(masks.flops(_keep_lowest_removed(order, removed)))
 
     if flops(room) > budget:
-        raise InputError(f"cannot reach {keep_fraction:.1%} of the FLOPs: the per-group floors stop at "
+        raise UnreachableTarget(f"cannot reach {keep_fraction:.1%} of the FLOPs: the per-group floors stop at "
                          f"{flops(room) / masks.base_flops:.1%}")
     lo, hi = 0.0, 1.0
     for _ in range(40):
@@ -100,5 +100,5 @@ def select_global(masks: ChannelMasks, scores: list[torch.Tensor], keep_fraction
     if overshoot is not None:  # no channel fits the tolerance window: meet the budget with the least undershoot
         keep[overshoot[1]][overshoot[2]] = False
         return keep
-    raise InputError(f"cannot reach {keep_fraction:.1%} of the FLOPs within the per-group floors "
+    raise UnreachableTarget(f"cannot reach {keep_fraction:.1%} of the FLOPs within the per-group floors "
                      f"(stopped at {current / masks.base_flops:.1%})")

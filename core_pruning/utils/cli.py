@@ -23,6 +23,10 @@ class InputError(ValueError):
     """Invalid user input (file, option, shape, value). Reported as one line with exit code 2."""
 
 
+class UnreachableTarget(InputError):
+    """A pruning budget the per-layer floors (``min_channels``, ``round_to``, ``max_layer_ratio``) cannot reach."""
+
+
 def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
     """Wrap a CLI ``main`` so input errors print ``error: <message>`` and return exit code 2."""
 
