@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils import InputError, check_output_path, cli_entry, positive_int, print_json
+from core_pruning.utils import InputError, check_output_path, cli_entry, error_message, positive_int, print_json
 
 TRANSFORM_CHOICES = ("s2", "adain", "wct")
 Handler = Callable[[argparse.Namespace], int]
@@ -243,32 +243,48 @@ def _stylize(args: argparse.Namespace) -> int:
         raise InputError(f"got {len(args.weights)} weights for {len(args.style)} styles")
     styles = [load_tensor(path, args.style_size) for path in args.style]
     mask_array = load_image(args.mask) if args.mask else None
+    folder_run = content.is_dir()
+    first = None if folder_run else load_tensor(sources[0], args.size)  # a bad single content fails before the model
     net = _load_net(args)
     cached = [net.encode_style(s, 0) for s in styles]  # encoded once, reused for every content
     report: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
     bar = tqdm(list(zip(sources, targets, strict=True)), desc="stylize", disable=len(sources) == 1 or args.json,
                unit="img")
     start = time.perf_counter()
     for src, target in bar:
-        image = load_tensor(src, args.size)
-        mask = None
-        if mask_array is not None:
-            mask = resize(to_tensor(mask_array), image.shape[2], image.shape[3])[0].mean(0)
-        result = net.stylize(image, cached, weights=args.weights, mask=mask, transform=args.transform,
-                             alpha=args.alpha, preserve_color=args.preserve_color, **options)
-        save_image(result.image, target)
+        try:
+            image = first if first is not None else load_tensor(src, args.size)
+            mask = None
+            if mask_array is not None:
+                mask = resize(to_tensor(mask_array), image.shape[2], image.shape[3])[0].mean(0)
+            result = net.stylize(image, cached, weights=args.weights, mask=mask, transform=args.transform,
+                                 alpha=args.alpha, preserve_color=args.preserve_color, **options)
+            save_image(result.image, target)
+        except (InputError, OSError, MemoryError) as exc:
+            if not folder_run:
+                raise
+            failed.append({"content": str(src), "error": error_message(exc)})  # report it, go on with the rest
+            if not args.json:
+                bar.write(f"error: {failed[-1]['error']}", file=sys.stderr)
+            continue
         report.append({"content": str(src), "out": str(target), "size": f"{image.shape[3]}x{image.shape[2]}",
                        "seconds": round(result.seconds, 3),
                        "timings": {k: round(v, 3) for k, v in result.timings.items()}})
     summary = {"transform": args.transform, "alpha": args.alpha, "styles": [str(s) for s in args.style],
                "weights": args.weights, "mask": args.mask, "preserve_color": args.preserve_color,
                "device": str(net.device), "images": len(report),
-               "total_seconds": round(time.perf_counter() - start, 3), "outputs": report}
+               "total_seconds": round(time.perf_counter() - start, 3), "outputs": report, "failed": failed}
     if args.json:
         print_json(summary)
     else:
         for row in report:
             print(f"{row['out']}  ({row['size']}, {row['seconds']:.2f} s)")
+    if failed:
+        names = ", ".join(Path(f["content"]).name for f in failed)
+        print(f"error: {len(failed)} of {len(sources)} images failed ({names}); the other {len(report)} were written",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -114,38 +114,48 @@ def resize(image: Tensor, height: int, width: int) -> Tensor:
     return F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
 
 
-def load_tensor(source: str | Path | bytes, size: int = 0) -> Tensor:
-    """Load an image as a ``(1, 3, H, W)`` tensor whose long side is ``size`` (0: keep, capped checks)."""
-    image = to_tensor(load_image(source))
-    height, width = fit_long_side(image.shape[2], image.shape[3], validate_size(size))
+def check_working_size(height: int, width: int, name: str = "image") -> None:
+    """Refuse a working size the network cannot take: both sides at least :data:`MIN_SIDE`, the long side at most
+    :data:`MAX_SIDE` (the encoder's reflection padding fails below 16 px)."""
+    if min(height, width) < MIN_SIDE:
+        raise InputError(f"{name} would be {width}x{height} pixels; style transfer needs at least {MIN_SIDE} px on "
+                         "each side (use a larger image, or a larger --size for a long, thin one)")
     if max(height, width) > MAX_SIDE:
-        raise InputError(f"image is {width}x{height}; the largest supported long side is {MAX_SIDE} "
+        raise InputError(f"{name} is {width}x{height}; the largest supported long side is {MAX_SIDE} "
                          "(pass --size to scale it down)")
+
+
+def load_tensor(source: str | Path | bytes, size: int = 0) -> Tensor:
+    """Load an image as a ``(1, 3, H, W)`` tensor whose long side is ``size`` (0: keep, capped checks).
+
+    Images smaller than :data:`MIN_SIDE` pixels on a side (a 1x1 file) are refused rather than blown up.
+    """
+    name = "image data" if isinstance(source, bytes) else str(source)
+    image = to_tensor(load_image(source))
+    if min(image.shape[2], image.shape[3]) < MIN_SIDE:
+        raise InputError(f"{name} is only {image.shape[3]}x{image.shape[2]} pixels; style transfer needs at least "
+                         f"{MIN_SIDE} px on each side")
+    height, width = fit_long_side(image.shape[2], image.shape[3], validate_size(size))
+    check_working_size(height, width, name)
     return resize(image, height, width)
 
 
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> Path:
-    """Write an image atomically (temporary file + rename); format from the suffix (default PNG)."""
-    import os
-    import tempfile
+    """Write an image atomically (temporary file + rename); format from the suffix (default PNG).
+
+    The file follows the umask; a failed write raises :class:`~core_pruning.utils.OutputError` naming ``path``.
+    """
+    from core_pruning.utils.io import atomic_write_with
 
     array = image if isinstance(image, np.ndarray) else to_uint8(image)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower() or ".png"
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
     if fmt is None:
         raise InputError(f"unsupported output format {suffix!r}: use .png, .jpg, .bmp, .webp or .tif")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(array).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_with(path, lambda tmp: Image.fromarray(array).save(
+        tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {})))
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -96,7 +96,8 @@ def validate_skeletons(
     except (TypeError, ValueError) as exc:
         raise InputError(f"{source}: skeleton data is not a numeric array ({exc})") from None
     if arr.ndim == 3:
-        arr = arr[None]
+        raise InputError(f"{source}: skeleton data must have shape (N, 3, T, 18), got the 3-D {tuple(arr.shape)}; "
+                         "one infant needs a leading axis of 1 (data[None])")
     if arr.ndim != 4:
         raise InputError(f"{source}: skeleton data must have shape (N, 3, T, 18), got {tuple(arr.shape)}")
     n, c, t, v = arr.shape

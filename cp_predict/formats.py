@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core_pruning.utils import InputError
+from core_pruning.utils import InputError, check_npz
+from core_pruning.utils.io import atomic_write_bytes as _atomic_write_bytes
 from cp_predict.data import DEFAULT_FPS, SkeletonSet, validate_skeletons
 from cp_predict.skeleton import JOINT_NAMES, NUM_JOINTS
 
@@ -36,6 +35,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 PICKLE_SUFFIXES = (".pkl", ".pickle")
 CSV_COLUMNS = [f"{joint}_{axis}" for joint in JOINT_NAMES for axis in ("x", "y", "conf")]
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_ARRAY_BYTES = 1024**3  # what the arrays of one .npz may declare in all (checked before loading)
 
 # OpenPose BODY_25 -> COCO-18: BODY_25 has MidHip at 8 and feet at 19..24; the rest is a reordering.
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
@@ -76,6 +76,7 @@ def load_skeletons(
 def read_npz(path: str | Path) -> SkeletonSet:
     """Read a data-set ``.npz`` (the layout of ``mini_rgbd_openpose18.npz``); never unpickles."""
     p = Path(path)
+    check_npz(p, MAX_ARRAY_BYTES)  # declared shapes and sizes from the headers, before anything is allocated
     try:
         with np.load(p, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -120,13 +121,17 @@ def read_openpose_json_dir(
     In frames with several people the one with the highest total confidence is taken; frames with
     nobody become missing joints (confidence 0). Pixel coordinates are divided by ``image_size``
     (default 640x480, MINI-RGBD); coordinates already in [0, 1] (OpenPose ``--keypoint_scale 3``) are kept.
+    Gaps in the frame numbering (the last number in each file name) are handled by :func:`place_frames`.
     """
     folder = Path(folder)
     files = sorted(folder.glob("*.json"), key=_natural_key)
     if not files:
         raise InputError(f"{folder}: no OpenPose .json files in this folder")
-    frames = np.zeros((len(files), NUM_JOINTS, 3), dtype=np.float32)
-    for t, file in enumerate(files):
+    numbers = [re.findall(r"\d+", f.name) for f in files]
+    slots, total, gaps = place_frames([int(n[-1]) for n in numbers] if all(numbers) else None, len(files),
+                                      fps, folder.name)
+    frames = np.zeros((total, NUM_JOINTS, 3), dtype=np.float32)
+    for t, file in zip(slots, files, strict=True):
         try:
             doc = json.loads(file.read_text())
             people = doc["people"]
@@ -160,8 +165,48 @@ def read_openpose_json_dir(
     norm[~seen] = 0.0
     data = np.concatenate([norm, conf[..., None]], axis=-1).transpose(2, 0, 1)  # (3, T, V)
     width, height = image_size or DEFAULT_IMAGE_SIZE
-    return validate_skeletons(data[None], names=[folder.name], fps=fps, meta={"aspect": width / height},
-                              source=folder.name)
+    return validate_skeletons(data[None], names=[folder.name], fps=fps,
+                              meta={"aspect": width / height, "frame_gaps": json.dumps(gaps)}, source=folder.name)
+
+
+MAX_GAP_S = 0.4  # a run of missing frame numbers up to this long is filled by interpolation; longer is refused
+MAX_MISSING_FRACTION = 0.2  # more missing frame numbers than this (in all) is refused
+
+
+def place_frames(numbers: list[int] | None, count: int, fps: float, source: str
+                 ) -> tuple[list[int], int, dict[str, Any]]:
+    """Where each of ``count`` frames goes, the recording's true length and a report of the gaps.
+
+    ``numbers``: each frame's number (``None``: no numbers, frames taken as consecutive). Missing numbers
+    become frames with every joint missing (confidence 0), which pre-processing interpolates - up to
+    :data:`MAX_GAP_S` per run and :data:`MAX_MISSING_FRACTION` in all; beyond that the input is refused
+    (``InputError``), because joining the frames up would compress time and fake the movement.
+    """
+    if numbers is None:
+        return list(range(count)), count, {"checked": False, "inserted_frames": 0,
+                                           "note": "file names carry no frame numbers; frames taken as consecutive"}
+    arr = np.asarray(numbers)
+    if len(np.unique(arr)) != len(arr):
+        raise InputError(f"{source}: frame number {int(arr[np.argmax(np.bincount(arr - arr.min()))])} "
+                         "appears in more than one file")
+    order = np.argsort(arr)
+    slots = (arr - arr.min()).tolist()
+    total = int(arr.max() - arr.min()) + 1
+    runs = np.diff(np.sort(arr)) - 1
+    longest = int(runs.max()) if len(runs) else 0
+    missing = total - count
+    limit = int(round(MAX_GAP_S * fps))
+    if longest > limit:
+        start = int(np.sort(arr)[np.argmax(runs)]) + 1
+        raise InputError(f"{source}: frames {start}-{start + longest - 1} are missing ({longest / fps:.1f} s); at most "
+                         f"{MAX_GAP_S:g} s ({limit} frames) in a row can be interpolated")
+    if missing > MAX_MISSING_FRACTION * total:
+        raise InputError(f"{source}: {missing} of {total} frame numbers are missing ({100 * missing / total:.0f}%); "
+                         f"at most {100 * MAX_MISSING_FRACTION:.0f}% can be interpolated")
+    del order
+    return slots, total, {"checked": True, "inserted_frames": int(missing), "longest_missing_run": longest,
+                          "max_interpolated_run": limit,
+                          "note": f"missing frame numbers are interpolated up to {MAX_GAP_S:g} s in a row"}
 
 
 def read_csv(path: str | Path, fps: float | None = None) -> SkeletonSet:
@@ -268,18 +313,9 @@ def write_pyskl(skeletons: SkeletonSet, path: str | Path, image_size: tuple[int,
 
 
 def atomic_write_bytes(payload: bytes, path: str | Path) -> Path:
-    """Write bytes to a temporary file beside ``path`` and rename it over ``path``."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    """Write bytes to a temporary file beside ``path`` and rename it over ``path`` (follows the umask; a failed
+    write raises :class:`~core_pruning.utils.OutputError` naming ``path``)."""
+    return _atomic_write_bytes(payload, path)
 
 
 def _natural_key(path: Path) -> list[Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -35,10 +36,11 @@ from torch import nn
 
 from core_pruning.models import build_model
 from core_pruning.plan import PLAN_FORMAT, PruningPlan, load_pruned
-from core_pruning.utils.cli import InputError
+from core_pruning.utils.cli import InputError, clean_message
 
 CARD_FORMAT = "prunelab-model/1"
 TRUSTED_PREFIXES = ("torch.nn.", "torchvision.", "core_pruning.models")
+MAX_INPUT_ELEMENTS = 3 * 2048 * 2048  # as --input-size
 
 
 @dataclass
@@ -77,25 +79,27 @@ def safe_load(path: Path) -> Any:
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", str(exc))
         if found:
             raise InputError(f"{path} needs class {found.group(1)}, which is not trusted: only torch.nn, "
                              "torchvision and core_pruning.models classes are unpickled; save a state dict and "
                              "pass --arch") from None
-        reason = str(exc).split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+        reason = str(exc).split("WeightsUnpickler error:", 1)[-1]
         raise InputError(f"cannot read {path}: not a PyTorch checkpoint, or a corrupt one "
-                         f"({_first_line(reason) if 'WeightsUnpickler' in str(exc) else _first_line(exc)})") from None
+                         f"({_first_line(reason)})") from None
+    except MemoryError:
+        raise InputError(f"cannot read {path}: it needs more memory than there is (corrupt or far too large)") \
+            from None
     except Exception as exc:  # corrupt zip, truncated file, not a torch file at all
         raise InputError(f"cannot read {path}: not a PyTorch checkpoint, or a corrupt one ({_first_line(exc)})") \
             from None
 
 
-def _first_line(exc: BaseException, limit: int = 240) -> str:
-    """The exception's message on one line (PyTorch's are multi-line), shortened to ``limit`` characters."""
-    text = " ".join(str(exc).split())
-    if not text:
-        return type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _first_line(exc: BaseException | str, limit: int = 240) -> str:
+    """The message on one line (PyTorch's are multi-line, with advice to weaken ``weights_only``, which is
+    dropped), shortened to ``limit`` characters."""
+    text = clean_message(str(exc), limit)
+    return text or (type(exc).__name__ if isinstance(exc, BaseException) else "unknown error")
 
 
 def default_input_size(name: str) -> tuple[int, ...]:
@@ -118,16 +122,58 @@ def card_path(model_file: Path) -> Path:
 
 
 def read_card(model_file: Path) -> dict[str, Any] | None:
+    """The model card beside ``model_file`` (``None`` when there is none), checked key by key."""
     path = card_path(model_file)
     if not path.is_file():
         return None
     try:
         card = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"cannot read model card {path}: {_first_line(exc)}") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise InputError(f"{path} is not a prunelab model card")
+    validate_card(card, path)
     return card
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def validate_card(card: dict[str, Any], path: Path) -> None:
+    """Check the keys :func:`load_model` reads from a card; :class:`InputError` naming the missing or bad one."""
+    for key in ("base", "input_size"):
+        if key not in card:
+            raise InputError(f"model card {path} lacks key '{key}'")
+    size = card["input_size"]
+    if not (isinstance(size, list) and len(size) == 3 and all(_positive_int(v) for v in size)
+            and math.prod(size) <= MAX_INPUT_ELEMENTS):
+        raise InputError(f"model card {path}: 'input_size' must be three positive integers [C, H, W] "
+                         f"(at most 3x2048x2048), got {json.dumps(size)[:80]}")
+    base = card["base"]
+    if not isinstance(base, dict):
+        raise InputError(f"model card {path}: 'base' must be an object, got {type(base).__name__}")
+    if "arch" in base:
+        if not isinstance(base["arch"], str) or not base["arch"]:
+            raise InputError(f"model card {path}: 'base.arch' must be an architecture name")
+        for key in ("num_classes", "in_channels"):
+            if key not in base:
+                raise InputError(f"model card {path} lacks key 'base.{key}'")
+            if not _positive_int(base[key]):
+                raise InputError(f"model card {path}: 'base.{key}' must be a positive integer, got "
+                                 f"{json.dumps(base[key])[:40]}")
+        if base["in_channels"] != size[0]:
+            raise InputError(f"model card {path}: 'base.in_channels' ({base['in_channels']}) differs from the "
+                             f"input size's {size[0]} channels")
+    elif "module" in base:
+        if not isinstance(base["module"], str) or not base["module"]:
+            raise InputError(f"model card {path}: 'base.module' must be a file path")
+        if "sha256" in base and not (isinstance(base["sha256"], str) and re.fullmatch(r"[0-9a-f]{64}",
+                                                                                          base["sha256"])):
+            raise InputError(f"model card {path}: 'base.sha256' is not a SHA-256 hex digest")
+    else:
+        raise InputError(f"model card {path} lacks key 'base.arch' (or 'base.module'): it does not say how to "
+                         "build the unpruned base")
 
 
 def write_card(model_file: Path, loaded: LoadedModel) -> Path:
@@ -210,7 +256,13 @@ def load_model(spec: str, *, arch: str | None = None, num_classes: int | None = 
                              "give --arch (and --num-classes/--input-size) of the unpruned architecture")
         x = torch.zeros(1, *size)
         try:
-            model = load_pruned(_rebuild_base(base, size), path, x)
+            rebuilt = _rebuild_base(base, size)
+        except InputError as exc:
+            if arch:
+                raise
+            raise InputError(f"model card {card_path(path)}: {exc}") from None
+        try:
+            model = load_pruned(rebuilt, path, x)
         except RuntimeError as exc:
             raise InputError(f"{path} does not fit architecture {base}: {_first_line(exc)}") from None
         plan = PruningPlan.from_dict(json.loads(obj["plan"]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from core_pruning.cli.model_source import write_card
 from core_pruning.criteria import CRITERIA, get_criterion
 from core_pruning.engine import prune
 from core_pruning.plan import PruningPlan, save_pruned
-from core_pruning.utils.cli import InputError, print_json
+from core_pruning.utils.cli import InputError, OutputError, ensure_folder, print_json
 from core_pruning.utils.io import atomic_write_text
 
 EXAMPLES = """examples:
@@ -71,6 +72,9 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
 
 
 def check_out_dir(path: Path, force: bool) -> None:
+    if path.is_symlink() and not path.exists():
+        raise OutputError(f"--out {path} is a symbolic link to {os.readlink(path)}, which does not exist; remove "
+                          "the link or choose another folder")
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {path} is a file, not a folder")
     if path.is_dir() and any(path.iterdir()) and not force:
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         plan = PruningPlan(steps=[*loaded.plan.steps, *plan.steps], criterion=plan.criterion, options=plan.options,
                            target=plan.target, model_class=plan.model_class)
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)
     save_pruned(loaded.model, plan, model_file)
     write_card(model_file, loaded)
     plan.save(out / "plan.json")

@@ -2,7 +2,9 @@
 
 Bad input must give one line on stderr (``error: ...``) and exit code 2, never a traceback.
 Code raises :class:`InputError` at the boundary where it validates input; :func:`cli_entry`
-turns that (and missing files/shared data) into the one-line message.
+turns that, any ``OSError`` (missing, unreadable or unwritable files, read-only or full disks, a path through a
+file) and ``MemoryError`` into the one-line message. Messages never show our temporary file names, and never
+repeat PyTorch's advice to load a file with ``weights_only=False`` (:func:`clean_message`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,39 +26,112 @@ class InputError(ValueError):
     """Invalid user input (file, option, shape, value). Reported as one line with exit code 2."""
 
 
+class OutputError(InputError):
+    """An output that cannot be written (read-only or full disk, a folder in the way, a dangling link)."""
+
+
 class UnreachableTarget(InputError):
     """A pruning budget the per-layer floors (``min_channels``, ``round_to``, ``max_layer_ratio``) cannot reach."""
 
 
 def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
-    """Wrap a CLI ``main`` so input errors print ``error: <message>`` and return exit code 2."""
+    """Wrap a CLI ``main`` so input, file-system and memory errors print ``error: <message>`` and return 2."""
 
     @functools.wraps(main)
     def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
             code = main(*args, **kwargs)
-        except (InputError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"error: {message}", file=sys.stderr)
+        except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 141
+        except (InputError, OSError, MemoryError) as exc:
+            print(f"error: {error_message(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-        except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-            return 141
         return 0 if code is None else int(code)
 
     return wrapper
 
 
+#: Sentences of PyTorch's ``torch.load`` errors that recommend weakening ``weights_only`` (never repeated).
+_TORCH_ADVICE = re.compile(r"weights[_ ]only|can still be loaded|trusted source|Check the documentation of torch\.load"
+                           r"|arbitrary code execution|torch\.serialization\.(add_safe_globals|safe_globals)",
+                           re.IGNORECASE)
+#: Our temporary files (``.<name>.<random>.tmp`` beside the output): shown as the output they become.
+_TEMP_NAME = re.compile(r"(^|/)\.([^/]+?)\.[A-Za-z0-9_]{6,}\.tmp$")
+
+
+def clean_message(text: str, limit: int = 300) -> str:
+    """One line: whitespace collapsed, PyTorch's ``weights_only`` advice removed, at most ``limit`` characters."""
+    text = " ".join(str(text).split())
+    if _TORCH_ADVICE.search(text):
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        text = " ".join(s for s in sentences if not _TORCH_ADVICE.search(s)).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def public_path(path: str | os.PathLike[str]) -> str:
+    """``path``, with one of our temporary names (``.<name>.<random>.tmp``) replaced by the final ``<name>``."""
+    return _TEMP_NAME.sub(r"\1\2", os.fspath(path))
+
+
+def os_error_message(exc: OSError) -> str:
+    """``<path>: <problem>`` for an ``OSError`` (no ``[Errno N]``, no temporary names)."""
+    reason = exc.strerror or clean_message(str(exc)) or type(exc).__name__
+    if exc.strerror is None or exc.filename is None:
+        return clean_message(str(exc)) or reason
+    where = public_path(exc.filename)
+    if exc.filename2 is not None and public_path(exc.filename2) != where:
+        where += f" -> {public_path(exc.filename2)}"
+    return clean_message(f"{where}: {reason}")
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message :func:`cli_entry` prints (and the demos show) for an error."""
+    if isinstance(exc, OSError):
+        return os_error_message(exc)
+    if isinstance(exc, MemoryError):
+        detail = clean_message(str(exc))
+        return f"out of memory{': ' + detail if detail else ''} (try a smaller input)"
+    return clean_message(str(exc)) or type(exc).__name__
+
+
 def check_output_path(path: str | Path, force: bool = False) -> Path:
-    """Refuse to overwrite an existing file unless ``force``; make sure the parent folder exists."""
+    """Refuse to overwrite an existing file unless ``force``; make sure the parent folder exists.
+
+    Also refused, with or without ``force``: a dangling symbolic link (writing would silently replace the link,
+    not create its target) and a path that runs through a file (``file.txt/out.png``).
+    """
     out = Path(path)
+    if out.is_symlink() and not out.exists():
+        raise OutputError(f"{out} is a symbolic link to {os.readlink(out)}, which does not exist; remove the link "
+                          "or choose another output")
     if out.exists() and not force and (out.is_file() or any(out.iterdir())):
         raise InputError(f"{out} already exists (use --force to overwrite)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out.parent)
     return out
+
+
+def ensure_folder(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) for an output; :class:`OutputError` naming the problem otherwise."""
+    folder = Path(folder)
+    if folder.is_dir():
+        return folder
+    for above in (folder, *folder.parents):
+        if above.is_symlink() and not above.exists():
+            raise OutputError(f"cannot create folder {folder}: {above} is a symbolic link to {os.readlink(above)}, "
+                              "which does not exist")
+        if above.exists():
+            if not above.is_dir():
+                raise OutputError(f"cannot create folder {folder}: {above} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {folder}: {exc.strerror or clean_message(str(exc))}") from None
+    return folder
 
 
 def print_json(obj: Any) -> None:

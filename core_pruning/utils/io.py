@@ -1,33 +1,85 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written checkpoint or report."""
+"""Atomic file writes: a crash or Ctrl-C never leaves a half-written checkpoint or report.
+
+The temporary file lives beside the output (``.<name>.<random>.tmp``) and is created with mode ``0o666`` minus
+the umask, so the output gets the same permissions as any other file the user creates (``tempfile.mkstemp``
+would make it ``0600``). A failed write (read-only or full disk, a folder in the way) removes the temporary
+file and raises :class:`~core_pruning.utils.cli.OutputError` naming the output, not the temporary file.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
+from core_pruning.utils.cli import OutputError, clean_message, ensure_folder
 
 
-def _atomic(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def _failure(path: Path, exc: BaseException) -> OutputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else clean_message(str(exc))
+    return OutputError(f"cannot write {path}: {reason or type(exc).__name__}")
+
+
+def _atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+    ensure_folder(path.parent)
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666))
+    except OSError as exc:
+        raise _failure(path, exc) from None
     try:
         write(tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as RuntimeError
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, RuntimeError) and not _is_write_failure(exc):
+            raise
+        raise _failure(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
 
+def _is_write_failure(exc: RuntimeError) -> bool:
+    text = str(exc).lower()
+    return "write" in text or "space" in text or "errno" in text
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    return _atomic(Path(path), lambda tmp: torch.save(obj, tmp))
+    import torch
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return _atomic(Path(path), write)
+
+
+def atomic_write_bytes(payload: bytes, path: str | Path) -> Path:
+    """Write bytes to a temporary file in the same folder, then rename over ``path``."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return _atomic(Path(path), write)
 
 
 def atomic_write_text(text: str, path: str | Path) -> Path:
-    """Write text to a temporary file in the same folder, then rename over ``path``."""
-    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
+    """Write UTF-8 text to a temporary file in the same folder, then rename over ``path``."""
+    return atomic_write_bytes(text.encode("utf-8"), path)
+
+
+def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it over ``path``."""
+    return _atomic(Path(path), write)
