@@ -2,8 +2,15 @@
 
 Each transform keeps what identifies fidgety vs. abnormal movement (independence of limbs, variability,
 small fast components) while varying what should not matter: camera roll (rotation), infant size / zoom
-(scale), moment-to-moment tempo (a smooth monotone time warp), detector noise (joint jitter) and body side
-(left/right flip: mirror x and swap left/right joint labels). All take a ``numpy.random.Generator``.
+(scale), moment-to-moment tempo (a smooth monotone time warp) and detector noise (joint jitter). All take a
+``numpy.random.Generator``.
+
+**Left/right flip (mirror x and swap the joint labels) exists but is off by default.** Body side *does*
+matter here: unilateral CP shows as one-sided abnormal movement, and with flip on the attention learns
+"this joint on either side", so on data whose abnormal dynamics sit in r_elbow, r_wrist, r_ankle the top
+joints included l_elbow (issue 15). With flip off the model keeps side identity and its explanation names
+the side the movement came from, on any data (no special case for files that record planted joints).
+What it costs in AUC is measured by ``benchmarks/cp_flip_cost.py`` (README).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ class AugmentConfig:
     scale: float = 0.1
     time_warp: float = 0.08
     jitter: float = 0.01
-    flip: bool = True
+    flip: bool = False  # off: it makes explanations side-blind (module docstring)
 
     def to_dict(self) -> dict:
         return asdict(self)

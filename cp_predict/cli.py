@@ -53,14 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     p.add_argument("--json", action="store_true", help="print the evaluation report as JSON")
     p.add_argument("--trust-pickle", action="store_true", help="allow pyskl .pkl inputs (unpickling runs code)")
+    p.add_argument("--init", metavar="MODEL_DIR",
+                   help="fine-tune this model (directory or .pt, e.g. weights/cp_attention.pt) on --data instead of "
+                        "training from scratch; same --model kind; its pre-processing and network are kept")
 
-    p = sub.add_parser("predict", help="risk probability, uncertainty band, joint importance, quality report")
+    p = sub.add_parser("predict", help="risk probability with a 90%% conformal interval, joint importance, "
+                                       "asymmetry, quality gate")
     p.add_argument("--model", help="model directory or .pt file (default: the shipped weights/cp_attention.pt)")
     p.add_argument("--input", required=True, help=".npz, .csv, .pkl (pyskl), an OpenPose JSON folder or a video")
     p.add_argument("--fps", type=float, help="frame rate of JSON/CSV/pyskl input (default 25)")
     p.add_argument("--image-size", type=_image_size, help="WIDTHxHEIGHT of OpenPose JSON pixel coordinates")
     p.add_argument("--trust-pickle", action="store_true", help="allow pyskl .pkl inputs (unpickling runs code)")
     p.add_argument("--no-map", action="store_true", help="leave the joint x time map out of --json output")
+    p.add_argument("--check-explanations", action="store_true",
+                   help="add per-infant deletion/insertion areas (attention and occlusion orders vs random orders)")
     p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--json", action="store_true")
 
@@ -134,12 +140,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_skeletons(args.data, trust_pickle=args.trust_pickle)
     test = load_skeletons(args.test, trust_pickle=args.trust_pickle) if args.test else None
     _set_threads(args.threads)
-    cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs, min_steps=0)
+    init = None
+    if args.init:
+        from cp_predict.predictor import load_model
+
+        init = load_model(args.init)
+    base = init.final.train_config if init is not None and hasattr(init.final, "train_config") else TrainConfig()
+    cfg = base if args.epochs is None else replace(base, epochs=args.epochs, min_steps=0)
     from cp_predict.preprocess import PreprocessConfig
 
     trained = train(data, args.model, cv=args.cv, k=args.folds, seed=args.seed, train_config=cfg,
                     preprocess_config=PreprocessConfig(rotate=args.rotate),
-                    net_config={"velocity": not args.no_velocity}, test=test, progress=_progress(not args.json))
+                    net_config={"velocity": not args.no_velocity}, test=test, progress=_progress(not args.json),
+                    init=init, init_source=args.init)
     card = model_card(trained.report, args, args.argv)
     save_model(trained, out, card)
     if args.json:
@@ -161,6 +174,11 @@ def model_card(report: dict[str, Any], args: argparse.Namespace, argv: list[str]
         "data": {"file": str(args.data), **report["data"]},
         "command": "python -m cp_predict " + " ".join(argv),
         "seed": args.seed,
+        "seeds": report.get("seeds"),
+        "split": {"scheme": report["cv"]["scheme"], "folds": report["cv"]["folds"],
+                  "fold_sizes": report["cv"].get("fold_sizes"), "seed": report["cv"]["seed"]},
+        "init": report.get("init"),
+        "conformal": report.get("conformal"),
         "cv": {k: v for k, v in report["cv"].items() if k != "out_of_fold"},
         "test": report.get("test"),
         "temperature": report["temperature"],
@@ -191,18 +209,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     skeletons = load_skeletons(args.input, trust_pickle=args.trust_pickle, fps=args.fps, image_size=args.image_size)
     _set_threads(args.threads)
-    results = predict(model, skeletons, with_map=args.json and not args.no_map)
+    results = predict(model, skeletons, with_map=args.json and not args.no_map,
+                      check_explanations=args.check_explanations)
     if args.json:
         print_json({"notice": RESEARCH_NOTICE, "model": model.model_name,
                     "predictions": [r.to_json(include_map=not args.no_map) for r in results]})
         return 0
     for r in results:
+        if not r.assessable:
+            print(f"{r.name}: not assessable: {'; '.join(r.assessment['reasons'])}")
+            continue
         top = ""
         if r.joint_importance:
             best = sorted(r.joint_importance.items(), key=lambda kv: -kv[1])[:3]
             top = "; most important joints: " + ", ".join(f"{k} {v:.2f}" for k, v in best)
-        print(f"{r.name}: risk {100 * r.probability:.1f}% (band {100 * r.interval[0]:.1f}-"
-              f"{100 * r.interval[1]:.1f}%){top}")
+        asym = r.extra.get("asymmetry", {})
+        side = f"; asymmetry (R-L)/(R+L): importance {asym['importance']:+.2f}, movement {asym['movement']:+.2f}" \
+            if "importance" in asym else ""
+        print(f"{r.name}: risk {100 * r.probability:.1f}% (90% conformal interval {100 * r.interval[0]:.1f}-"
+              f"{100 * r.interval[1]:.1f}%){top}{side}")
         for warning in r.quality["warnings"]:
             print(f"  quality: {warning}")
     print(RESEARCH_NOTICE)

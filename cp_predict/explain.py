@@ -35,9 +35,9 @@ def freeze_joints(x: np.ndarray, frozen: np.ndarray) -> np.ndarray:
     return out
 
 
-def _curve(model: RiskModel, x: np.ndarray, fps: float, orders: np.ndarray, predicted: np.ndarray,
-           insertion: bool) -> np.ndarray:
-    """Mean predicted-class probability after 0..V steps of deleting (or inserting) joints in ``orders``."""
+def _curves(model: RiskModel, x: np.ndarray, fps: float, orders: np.ndarray, predicted: np.ndarray,
+            insertion: bool) -> np.ndarray:
+    """Per-infant predicted-class probability ``(N, V + 1)`` after 0..V steps of deleting (inserting) joints."""
     n, v = orders.shape
     values = []
     for step in range(v + 1):
@@ -45,13 +45,107 @@ def _curve(model: RiskModel, x: np.ndarray, fps: float, orders: np.ndarray, pred
         chosen[np.arange(n)[:, None], orders[:, :step]] = True
         frozen = ~chosen if insertion else chosen
         p = sigmoid(model.decision_function(freeze_joints(x, frozen), fps))
-        values.append(np.where(predicted, p, 1 - p).mean())
-    return np.asarray(values)
+        values.append(np.where(predicted, p, 1 - p))
+    return np.stack(values, axis=1)
+
+
+def _curve(model: RiskModel, x: np.ndarray, fps: float, orders: np.ndarray, predicted: np.ndarray,
+           insertion: bool) -> np.ndarray:
+    """Mean over infants of :func:`_curves`."""
+    return _curves(model, x, fps, orders, predicted, insertion).mean(axis=0)
 
 
 def _area(curve: np.ndarray) -> float:
     """Normalised area under a curve sampled at fractions 0, 1/V, ..., 1 (trapezoid rule)."""
     return float(((curve[1:] + curve[:-1]) / 2).mean())
+
+
+def _areas(curves: np.ndarray) -> np.ndarray:
+    """:func:`_area` of each row of ``(N, V + 1)``."""
+    return ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
+
+
+def occlusion_importance(model: RiskModel, x: np.ndarray, fps: float) -> np.ndarray:
+    """Per-infant joint importance ``(N, V)`` by occlusion: how much freezing each joint alone (its movement
+    removed, posture kept) lowers the logit of the class the model predicts for *this* infant; clipped at 0
+    and normalised to sum 1 (all zeros when no single joint matters).
+
+    Why beside the attention: the attention weights are largely a learned prior (nearly the same for every
+    infant), while occlusion measures where this infant's own movement moved the score.
+    """
+    base = model.decision_function(x, fps)
+    sign = np.where(base >= 0, 1.0, -1.0)
+    n, _, _, v = x.shape
+    effect = np.zeros((n, v))
+    for j in range(v):
+        frozen = np.zeros((n, v), dtype=bool)
+        frozen[:, j] = True
+        effect[:, j] = sign * (base - model.decision_function(freeze_joints(x, frozen), fps))
+    effect = np.clip(effect, 0.0, None)
+    total = effect.sum(axis=1, keepdims=True)
+    return np.where(total > 0, effect / np.maximum(total, 1e-12), 0.0)
+
+
+def per_infant_deletion_insertion(model: RiskModel, x: np.ndarray, fps: float, rankings: dict[str, np.ndarray],
+                                  n_random: int = 20, seed: int = 0) -> list[dict[str, Any]]:
+    """Per infant: deletion and insertion areas for each ranking ``(N, V)`` of ``rankings`` and the mean of
+    ``n_random`` random orders (a faithful ranking: deletion below, insertion above the random mean)."""
+    rng = np.random.default_rng(seed)
+    predicted = model.decision_function(x, fps) >= 0
+    out: list[dict[str, Any]] = [{} for _ in range(len(x))]
+    for kind, insertion in (("deletion", False), ("insertion", True)):
+        random_areas = np.mean([_areas(_curves(model, x, fps, np.argsort(rng.random((len(x), NUM_JOINTS)), axis=1),
+                                               predicted, insertion)) for _ in range(n_random)], axis=0)
+        per = {name: _areas(_curves(model, x, fps, np.argsort(-imp, axis=1), predicted, insertion))
+               for name, imp in rankings.items()}
+        for i in range(len(x)):
+            out[i][kind] = {**{name: round(float(a[i]), 4) for name, a in per.items()},
+                            "random_mean": round(float(random_areas[i]), 4)}
+    return out
+
+
+def side_asymmetry(importance: np.ndarray | None, x: np.ndarray, fps: float) -> list[dict[str, Any]]:
+    """Per infant: left vs right share of joint importance and of limb movement, each as ``(R - L) / (R + L)``
+    in [-1, 1] (positive: the right side dominates), plus the side each points to.
+
+    Movement: mean speed (trunk lengths / s) of the elbows, wrists, knees and ankles of each side; fidgety:
+    their velocity power in the 1-4 Hz band. Unilateral problems show as asymmetry, so both are reported.
+    """
+    right = [JOINT_INDEX[f"r_{p}"] for p in ("elbow", "wrist", "knee", "ankle")]
+    left = [JOINT_INDEX[f"l_{p}"] for p in ("elbow", "wrist", "knee", "ankle")]
+    lateral_r = [JOINT_INDEX[n] for n in JOINT_INDEX if n.startswith("r_")]
+    lateral_l = [JOINT_INDEX[n] for n in JOINT_INDEX if n.startswith("l_")]
+    vel = np.diff(x, axis=2) * fps  # (N, 2, T-1, V)
+    speed = np.linalg.norm(vel, axis=1)  # (N, T-1, V)
+    spec = np.abs(np.fft.rfft(vel, axis=2)) ** 2
+    freqs = np.fft.rfftfreq(vel.shape[2], d=1.0 / fps)
+    band = (freqs >= 1.0) & (freqs <= 4.0)
+    power = spec[:, :, band].sum(axis=(1, 2))  # (N, V)
+
+    def index(r: float, lft: float) -> float:
+        return float((r - lft) / (r + lft)) if r + lft > 0 else 0.0
+
+    def side(value: float, margin: float = 0.1) -> str:
+        return "right" if value > margin else "left" if value < -margin else "neither"
+
+    out = []
+    for i in range(len(x)):
+        entry: dict[str, Any] = {}
+        if importance is not None:
+            imp = index(float(importance[i, lateral_r].sum()), float(importance[i, lateral_l].sum()))
+            entry["importance"] = round(imp, 4)
+            entry["importance_side"] = side(imp)
+        mov = index(float(speed[i][:, right].mean()), float(speed[i][:, left].mean()))
+        fid = index(float(power[i, right].sum()), float(power[i, left].sum()))
+        entry.update({"movement": round(mov, 4), "movement_side": side(mov), "fidgety_power": round(fid, 4),
+                      "meaning": "(right - left) / (right + left); > 0: right side dominates"})
+        out.append(entry)
+    return out
+
+
+def rank_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-infant Spearman rank correlation of two ``(N, V)`` importances (NaN where one is constant)."""
+    return np.array([_spearman(a[i], b[i]) for i in range(len(a))])
 
 
 def deletion_insertion(model: RiskModel, x: np.ndarray, fps: float, importance: np.ndarray,

@@ -189,7 +189,6 @@ def place_frames(numbers: list[int] | None, count: int, fps: float, source: str
     if len(np.unique(arr)) != len(arr):
         raise InputError(f"{source}: frame number {int(arr[np.argmax(np.bincount(arr - arr.min()))])} "
                          "appears in more than one file")
-    order = np.argsort(arr)
     slots = (arr - arr.min()).tolist()
     total = int(arr.max() - arr.min()) + 1
     runs = np.diff(np.sort(arr)) - 1
@@ -203,7 +202,6 @@ def place_frames(numbers: list[int] | None, count: int, fps: float, source: str
     if missing > MAX_MISSING_FRACTION * total:
         raise InputError(f"{source}: {missing} of {total} frame numbers are missing ({100 * missing / total:.0f}%); "
                          f"at most {100 * MAX_MISSING_FRACTION:.0f}% can be interpolated")
-    del order
     return slots, total, {"checked": True, "inserted_frames": int(missing), "longest_missing_run": longest,
                           "max_interpolated_run": limit,
                           "note": f"missing frame numbers are interpolated up to {MAX_GAP_S:g} s in a row"}
@@ -238,8 +236,27 @@ def read_csv(path: str | Path, fps: float | None = None) -> SkeletonSet:
     if rows.ndim != 2 or rows.shape[1] != len(header):
         raise InputError(f"{p.name}: every CSV row must have {len(header)} values")
     cols = [header.index(c) for c in CSV_COLUMNS]
-    data = rows[:, cols].reshape(-1, NUM_JOINTS, 3).transpose(2, 0, 1)
-    return validate_skeletons(data[None], names=[p.stem], fps=fps, source=p.name)
+    values = rows[:, cols].reshape(-1, NUM_JOINTS, 3)
+    meta: dict[str, Any] = {}
+    if "frame" in header:  # frame numbers: gaps are filled (then interpolated) or refused, see place_frames
+        numbers = rows[:, header.index("frame")]
+        if not np.all(numbers == np.round(numbers)):
+            raise InputError(f"{p.name}: the frame column must hold whole frame numbers")
+        rate = float(fps) if _is_number(fps) else DEFAULT_FPS
+        slots, total, gaps = place_frames(numbers.astype(np.int64).tolist(), len(rows), rate, p.name)
+        placed = np.zeros((total, NUM_JOINTS, 3))
+        placed[slots] = values
+        values = placed
+        meta["frame_gaps"] = json.dumps(gaps)
+    data = values.transpose(2, 0, 1)
+    return validate_skeletons(data[None], names=[p.stem], fps=fps, meta=meta, source=p.name)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return np.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def write_csv(skeletons: SkeletonSet, index: int, path: str | Path) -> Path:

@@ -23,10 +23,14 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from core_pruning.utils import InputError
 from cp_predict.calibration import cross_fitted_probabilities, fit_temperature, sigmoid
 from cp_predict.data import SkeletonSet
+from cp_predict.interval import conformal_calibration
 from cp_predict.metrics import classification_report
 from cp_predict.models import RiskModel, TrainConfig, create_model
+from cp_predict.models.neural import FINE_TUNE_LR_FACTOR
 from cp_predict.preprocess import PreprocessConfig, prepare
+from cp_predict.quality import require_frame_rate
 from cp_predict.simulate import planted_joints_of
+from cp_predict.skeleton import JOINT_NAMES
 
 LOSO_MAX_SUBJECTS = 30
 CV_CHOICES = ("auto", "loso", "kfold")
@@ -65,15 +69,16 @@ def split_folds(labels: np.ndarray, subjects: list[str], cv: str = "auto", k: in
 
 
 def train_config_for(skeletons: SkeletonSet, base: TrainConfig | None = None) -> tuple[TrainConfig, list[str]]:
-    """Training settings adapted to the data, with notes saying what was changed and why."""
+    """The training settings, unchanged whatever the data (no special case for generated files), with notes.
+
+    The note says when left/right flip augmentation is on, because then the joint explanation cannot tell
+    the sides apart (:mod:`cp_predict.augment`).
+    """
     cfg = base or TrainConfig()
     notes = []
-    if planted_joints_of(skeletons) and cfg.augment.flip:
-        from dataclasses import replace
-
-        cfg = replace(cfg, augment=replace(cfg.augment, flip=False))
-        notes.append("left/right flip augmentation off: the data plants abnormal dynamics in fixed joints, and "
-                     "mirroring would move them to the other side")
+    if cfg.augment.flip:
+        notes.append("left/right flip augmentation on: joint importance cannot tell a joint from its mirror "
+                     "image (see cp_predict.augment)")
     return cfg, notes
 
 
@@ -88,14 +93,34 @@ def train(
     net_config: dict[str, Any] | None = None,
     test: SkeletonSet | None = None,
     progress: Callable[[str], None] | None = None,
+    init: TrainedModel | None = None,
+    init_source: str | None = None,
 ) -> TrainedModel:
-    """Cross-validate, calibrate and fit the final model; optionally evaluate on a held-out ``test`` set."""
+    """Cross-validate, calibrate and fit the final model; optionally evaluate on a held-out ``test`` set.
+
+    ``init``: fine-tune instead of training from scratch -- every fold model and the final model start from
+    ``init``'s final network (same architecture and pre-processing; learning rate times
+    :data:`FINE_TUNE_LR_FACTOR`), so a user's own recordings adapt a shipped or trained model.
+    """
     say = progress or (lambda _msg: None)
     labels = skeletons.require_labels()
     if len(np.unique(labels)) < 2:
         raise InputError("training needs infants of both classes (labels 0 and 1)")
+    require_frame_rate(skeletons.fps, "training data")
     pre = preprocess_config or PreprocessConfig()
+    start_from = None
+    if init is not None:
+        if init.model_name != model_name or not hasattr(init.final, "net"):
+            raise InputError(f"--init needs a neural model of the same kind (--model {init.model_name}); "
+                             f"fine-tuning a {model_name!r} model from it is not possible")
+        pre = init.preprocess
+        net_config = dict(init.final.net_config)
+        train_config = train_config or init.final.train_config
+        start_from = init.final
     cfg, notes = train_config_for(skeletons, train_config)
+    fit_extra = {} if start_from is None else {"init": start_from}
+    if start_from is not None:
+        notes.append(f"fine-tuned from {init_source or 'a given model'} (learning rate x {FINE_TUNE_LR_FACTOR:g})")
     x = prepare(skeletons, pre)
     folds = split_folds(labels, skeletons.subjects, cv, k, seed)
     oof = np.zeros(len(labels))
@@ -104,20 +129,22 @@ def train(
     started = time.time()
     for f, (tr, te) in enumerate(folds):
         say(f"fold {f + 1}/{len(folds)}: train {len(tr)}, test {len(te)}")
-        model = create_model(model_name, cfg, net_config).fit(x[tr], labels[tr], pre.fps, seed=seed + 1000 * (f + 1))
+        model = create_model(model_name, cfg, net_config).fit(x[tr], labels[tr], pre.fps, seed=seed + 1000 * (f + 1),
+                                                              **fit_extra)
         oof[te] = model.decision_function(x[te], pre.fps)
         fold_of[te] = f
         fold_models.append(model)
     probs, fold_temps = cross_fitted_probabilities(oof, labels, fold_of)
     temperature = fit_temperature(oof, labels)
     say("final model on all infants")
-    final = create_model(model_name, cfg, net_config).fit(x, labels, pre.fps, seed=seed)
+    final = create_model(model_name, cfg, net_config).fit(x, labels, pre.fps, seed=seed, **fit_extra)
     scheme = "loso" if len(folds) == len(set(skeletons.subjects)) and cv != "kfold" else f"stratified {len(folds)}-fold"
     report: dict[str, Any] = {
         "model": model_name,
         "data": {"n": len(skeletons), "n_at_risk": int(labels.sum()), "frames": skeletons.num_frames,
                  "fps": skeletons.fps, "planted_joints": planted_joints_of(skeletons)},
         "cv": {"scheme": scheme, "folds": len(folds), "seed": seed,
+               "fold_sizes": [{"train": len(tr), "test": len(te)} for tr, te in folds],
                "metrics": classification_report(labels, probs, seed=seed),
                "fold_temperatures": fold_temps,
                "out_of_fold": [{"name": n, "label": int(y), "probability": float(p)}
@@ -126,6 +153,10 @@ def train(
         "train_config": cfg.to_dict() if model_name in ("attention", "stgcn") else {},
         "net_config": dict(net_config or {}) if model_name in ("attention", "stgcn") else {},
         "preprocess": pre.to_dict(),
+        "seeds": {"split": seed, "folds": [seed + 1000 * (f + 1) for f in range(len(folds))], "final": seed},
+        "init": init_source if start_from is not None else None,
+        "conformal": conformal_calibration(labels, probs),
+        "cohort_importance": _cohort_importance(final, x, pre.fps),
         "notes": notes,
         "train_seconds": round(time.time() - started, 1),
     }
@@ -133,6 +164,18 @@ def train(
     if test is not None:
         report["test"] = evaluate(trained, test, seed=seed)
     return trained
+
+
+def _cohort_importance(model: RiskModel, x: np.ndarray, fps: float) -> dict[str, float] | None:
+    """Mean per-joint importance (each infant's normalised to sum 1) over the training infants, or None.
+
+    Shown beside each infant's own importance so a reader sees what is specific to that infant.
+    """
+    if not getattr(model, "cheap_importance", False):
+        return None
+    imp = model.joint_importance(x, fps)
+    mean = (imp / np.maximum(imp.sum(axis=1, keepdims=True), 1e-12)).mean(axis=0)
+    return {j: round(float(w), 5) for j, w in zip(JOINT_NAMES, mean, strict=True)}
 
 
 def calibrated_probabilities(trained: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -65,7 +65,13 @@ def test_train_attention_json_and_held_out_test(workdir, capsys):
     assert code == 0
     report = json.loads(stdout)
     assert report["notice"] == RESEARCH_NOTICE and report["test"]["n"] == 20
-    assert "flip augmentation off" in report["notes"][0]  # planted joints in the training file
+    # the same settings whether or not the file records planted joints (no special case): flip stays off
+    assert report["train_config"]["augment"]["flip"] is False and report["notes"] == []
+    assert report["conformal"]["n"] == 60 and 0 <= report["conformal"]["q"] <= 1
+    card = json.loads((workdir / "att" / "card.json").read_text())
+    assert card["split"]["scheme"] == "stratified 3-fold" and len(card["split"]["fold_sizes"]) == 3
+    assert card["seeds"] == {"split": 0, "folds": [1000, 2000, 3000], "final": 0} and card["init"] is None
+    assert card["cv"]["metrics"]["auc"]["value"] == report["cv"]["metrics"]["auc"]["value"]
     code, _, err = run(capsys, "train", "--data", workdir / "train.npz", "--out", workdir / "att", "--epochs", 1)
     assert code == 2 and "already exists" in err
     code, stdout, _ = run(capsys, "train", "--data", workdir / "test.npz", "--out", workdir / "rot", "--epochs", 1,
@@ -75,6 +81,28 @@ def test_train_attention_json_and_held_out_test(workdir, capsys):
     from cp_predict.predictor import load_model
 
     assert load_model(workdir / "rot").preprocess.rotate
+
+
+def test_train_init_fine_tunes_a_saved_model(workdir, capsys):
+    """``--init``: every model starts from the given one (same network), and the card says so."""
+    from cp_predict.predictor import load_model
+
+    code, stdout, _ = run(capsys, "train", "--data", workdir / "test.npz", "--out", workdir / "tuned", "--epochs", 1,
+                          "--cv", "kfold", "--folds", 2, "--init", workdir / "att", "--seed", 3, "--json")
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["init"] == str(workdir / "att") and "fine-tuned from" in report["notes"][-1]
+    card = json.loads((workdir / "tuned" / "card.json").read_text())
+    assert card["init"] == str(workdir / "att") and card["seeds"]["final"] == 3 and card["data"]["n"] == 20
+    base, tuned = load_model(workdir / "att"), load_model(workdir / "tuned")
+    w0 = base.final.net.state_dict()["head.weight"]
+    w1 = tuned.final.net.state_dict()["head.weight"]
+    fresh = type(base.final)("attention").net.state_dict()["head.weight"]
+    # one epoch at a quarter of the learning rate: close to where it started, far from a fresh initialisation
+    assert (w1 - w0).norm() < 0.5 * (fresh - w0).norm()
+    code, _, err = run(capsys, "train", "--data", workdir / "test.npz", "--out", workdir / "bad", "--model", "logreg",
+                       "--init", workdir / "att")
+    assert code == 2 and "--init needs a neural model of the same kind" in err
 
 
 def test_predict_json_in_input_order(workdir, capsys):
@@ -88,7 +116,11 @@ def test_predict_json_in_input_order(workdir, capsys):
     preds = doc["predictions"]
     assert [p["name"] for p in preds] == ["c", "a", "b"]
     for p in preds:
+        assert p["assessment"]["verdict"] == "assessable" and "prediction_set" in p
         assert 0 <= p["interval"][0] <= p["probability"] <= p["interval"][1] <= 1
+        assert -1 <= p["asymmetry"]["importance"] <= 1 and -1 <= p["asymmetry"]["movement"] <= 1
+        assert sum(p["joint_importance_cohort"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert -1 <= p["explanation_agreement"]["spearman_attention_gradcam"] <= 1
         assert sum(p["joint_importance"].values()) == pytest.approx(1.0, abs=1e-3)
         assert {"frames", "fps", "low_confidence_fraction", "warnings"} <= set(p["quality"])
         assert np.asarray(p["joint_time_importance"]["values"]).shape == (300, 18)

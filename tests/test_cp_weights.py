@@ -39,13 +39,16 @@ def test_shipped_model_separates_freshly_generated_infants(model):
 
 
 @pytest.mark.shared
-def test_shipped_model_runs_on_mini_rgbd(shared_dir, model):
+def test_shipped_model_on_mini_rgbd_ranks_better_than_chance(shared_dir, model):
+    """The generated-only model on the 12 real infants: names in order, every recording assessable, and the
+    abnormal infants ranked above the normal ones better than chance (README: AUC measured there). Replaces a
+    check that the band contained the estimate, which held by construction."""
     from cp_predict.formats import read_npz
 
     data = read_npz(shared_dir / "data" / "cp" / "mini_rgbd_openpose18.npz")
     results = predict(model, data, with_map=False)
-    assert [r.name for r in results] == data.names
-    assert all(0 <= r.interval[0] <= r.probability <= r.interval[1] <= 1 for r in results)
+    assert [r.name for r in results] == data.names and all(r.assessable for r in results)
+    assert auc_score(data.labels, np.array([r.probability for r in results])) >= 0.75
 
 
 def test_attention_logits_and_weights_come_from_one_pass(model):

@@ -23,6 +23,7 @@ from cp_predict.models.stgcn import STGCN
 from cp_predict.preprocess import windows
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"attention": JointAttentionNet, "stgcn": STGCN}
+FINE_TUNE_LR_FACTOR = 0.25  # fine-tuning starts near a good solution: a smaller step keeps it there
 
 
 @dataclass
@@ -69,13 +70,19 @@ class TorchRiskModel(RiskModel):
         self.prune_plan: dict[str, Any] | None = None  # set by cp_predict.pruning; replayed when loading
 
     # -- training ---------------------------------------------------------------------------------
-    def fit(self, x: np.ndarray, y: np.ndarray, fps: float, seed: int = 0) -> TorchRiskModel:
-        self.net = ARCHITECTURES[self.name](**self.net_config)
-        self.prune_plan = None
+    def fit(self, x: np.ndarray, y: np.ndarray, fps: float, seed: int = 0,
+            init: TorchRiskModel | None = None) -> TorchRiskModel:
+        """Train from scratch, or fine-tune a copy of ``init``'s network (pruned or not) at a quarter of the lr."""
+        if init is not None:
+            self.net = copy.deepcopy(init.net)
+            self.prune_plan = copy.deepcopy(init.prune_plan)
+        else:
+            self.net = ARCHITECTURES[self.name](**self.net_config)
+            self.prune_plan = None
         cfg = self.train_config
         steps_per_epoch = max(1, int(np.ceil(len(x) / cfg.batch_size)))
         epochs = max(cfg.epochs, int(np.ceil(cfg.min_steps / steps_per_epoch)))
-        self.history = self.train_steps(x, y, epochs, cfg.lr, seed)
+        self.history = self.train_steps(x, y, epochs, cfg.lr * (FINE_TUNE_LR_FACTOR if init is not None else 1.0), seed)
         return self
 
     def train_steps(self, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, seed: int = 0) -> list[float]:
