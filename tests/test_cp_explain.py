@@ -125,3 +125,94 @@ def test_attention_recovers_planted_joints(planted):
             assert planted_recovery(imp, test.labels, list(planted))["precision_at_k_mean_importance"] == 1.0, seed
     rec = planted_recovery(np.mean(imps, axis=0), test.labels, list(planted))
     assert rec["precision_at_k_mean_importance"] >= 0.8
+
+
+def _unrecorded(config: GeneratorConfig):
+    """Generated infants whose planted joints are NOT written into the data (as a real recording or another
+    generator would be): training must not be able to see them."""
+    data = generate(config)
+    data.meta = {k: v for k, v in data.meta.items() if k not in ("planted_joints", "generator", "pattern")}
+    return data
+
+
+def test_training_settings_do_not_depend_on_recorded_planted_joints():
+    from cp_predict.training import train_config_for
+
+    recorded = generate(GeneratorConfig(n=8, seed=1, planted_joints=("r_wrist", "r_ankle")))
+    hidden = _unrecorded(GeneratorConfig(n=8, seed=1, planted_joints=("r_wrist", "r_ankle")))
+    assert train_config_for(recorded) == train_config_for(hidden)
+    cfg, notes = train_config_for(hidden)
+    assert cfg.augment.flip is False and notes == []
+
+
+def test_occlusion_importance_finds_the_oracles_joint(x):
+    from cp_predict.explain import occlusion_importance
+
+    imp = occlusion_importance(WristSpeedOracle(), x, 25.0)
+    assert (imp.argmax(axis=1) == WRIST).all() and np.allclose(imp.sum(axis=1), 1.0)
+
+
+def test_side_asymmetry_measures_movement_per_side(x):
+    from cp_predict.explain import side_asymmetry
+
+    still_left = x.copy()
+    left = [JOINT_INDEX[f"l_{p}"] for p in ("elbow", "wrist", "knee", "ankle")]
+    still_left[..., left] = still_left[..., left].mean(axis=2, keepdims=True)
+    imp = np.zeros((len(x), 18))
+    imp[:, JOINT_INDEX["r_wrist"]] = 1.0
+    out = side_asymmetry(imp, still_left, 25.0)
+    assert all(o["movement"] == pytest.approx(1.0) and o["movement_side"] == "right" for o in out)
+    assert all(o["importance"] == 1.0 and o["importance_side"] == "right" for o in out)
+
+
+SIDES = {("r", 2): ("r_wrist", "r_ankle"), ("l", 2): ("l_elbow", "l_knee"),
+         ("r", 3): ("r_elbow", "r_wrist", "r_ankle"), ("l", 3): ("l_elbow", "l_wrist", "l_ankle")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("side,k", list(SIDES))
+def test_explanations_name_the_planted_side_without_being_told(side, k, seed):
+    """Issue 15: with the default training settings (whatever augmentation they use) on one-sided planted
+    joints that the file does not record, the mean top-k joints and each at-risk infant's top-k lie on the
+    planted side. One model per case (400 training / 100 test infants)."""
+    torch.set_num_threads(1)
+    planted = SIDES[(side, k)]
+    train = _unrecorded(GeneratorConfig(n=400, seed=100 + seed, planted_joints=planted))
+    test = _unrecorded(GeneratorConfig(n=100, seed=200 + seed, planted_joints=planted))
+    model = create_model("attention", TrainConfig()).fit(prepare(train), train.labels, 25.0, seed=seed)
+    imp = model.joint_importance(prepare(test), 25.0)
+    at_risk = imp[test.labels == 1]
+    names = list(JOINT_INDEX)
+    top_mean = [names[i] for i in np.argsort(-at_risk.mean(axis=0))[:k]]
+    assert all(n.startswith(f"{side}_") for n in top_mean), top_mean
+    per_infant = np.mean([all(names[i].startswith(f"{side}_") for i in np.argsort(-row)[:k]) for row in at_risk])
+    assert per_infant >= 0.9, per_infant
+
+
+@pytest.mark.slow
+def test_one_model_gives_different_top_joints_to_infants_with_different_planted_joints():
+    """Issue 18: per-infant explanations follow the infant's movement. One model trained on at-risk infants
+    whose abnormal dynamics sit in the left wrist and ankle for half of them and in the right elbow and knee
+    for the other half; two test infants, one of each kind, must get different top-2 joints, each on its
+    own planted side (attention and occlusion both checked)."""
+    from cp_predict.data import SkeletonSet
+    from cp_predict.explain import occlusion_importance
+
+    torch.set_num_threads(1)
+    a, b = ("l_wrist", "l_ankle"), ("r_elbow", "r_knee")
+    parts = [_unrecorded(GeneratorConfig(n=200, seed=s, planted_joints=p)) for s, p in ((301, a), (302, b))]
+    train = SkeletonSet(data=np.concatenate([p.data for p in parts]), labels=np.concatenate([p.labels for p in parts]),
+                        names=parts[0].names + [n + "b" for n in parts[1].names], fps=25.0)
+    model = create_model("attention", TrainConfig()).fit(prepare(train), train.labels, 25.0, seed=0)
+    tests = [_unrecorded(GeneratorConfig(n=30, seed=s, planted_joints=p)) for s, p in ((303, a), (304, b))]
+    names = list(JOINT_INDEX)
+    for method in ("attention", "occlusion"):
+        tops = []
+        for t, planted in zip(tests, (a, b), strict=True):
+            x = prepare(t)
+            imp = model.joint_importance(x, 25.0) if method == "attention" else occlusion_importance(model, x, 25.0)
+            infant = int(np.flatnonzero(t.labels == 1)[0])
+            tops.append({names[i] for i in np.argsort(-imp[infant])[:2]})
+            assert precision_at_k(imp[infant], list(planted)) >= 0.5, (method, tops[-1])
+        assert tops[0] != tops[1], method
