@@ -6,14 +6,14 @@ transform, style strength, size and colour preservation, and get the stylised im
 * ``build()`` is fast: no model is loaded until the first "Stylize" click (then cached for the process).
 * The gallery works on a fresh machine (textures and pictures that ship inside scikit-image); when the
   development data ``../shared`` exists, its 20 paintings are added.
-* Uploads are read into memory, the temporary upload file is deleted at once, and nothing is kept beyond
-  the browser session. Unreadable, empty or huge files give a one-line message instead of an error.
+* Uploads are read into memory (each session's own copy); the upload file itself belongs to Gradio, which may
+  hand the same file to other sessions, and is removed by Gradio's cache clean-up (:mod:`demos.uploads`).
+  Unreadable, empty, tiny or huge files give a one-line message instead of an error.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import numpy as np
 CONTENT_EXAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
 THUMB_SIDE = 160
 SIZE_RANGE = (128, 2048)
+MAX_UPLOAD_BYTES = 100 * 2**20
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,21 +85,21 @@ def _gallery_cache() -> tuple[tuple[np.ndarray, str], ...]:
 
 
 def read_upload(path: str | None) -> tuple[np.ndarray | None, str]:
-    """Decode an uploaded file into memory and delete the temporary upload; (image or None, message)."""
+    """Decode an uploaded file into memory (this session's private copy); (image or None, message).
+
+    The upload file is never deleted here: Gradio gives identical uploads of other sessions the same path.
+    """
     if not path:
         return None, ""
     from artnet.images import load_image
-    from core_pruning.utils import InputError
+    from core_pruning.utils import InputError, error_message
+    from demos.uploads import read_upload_bytes
 
+    name = Path(path).name
     try:
-        return load_image(Path(path)), ""
-    except InputError as exc:
-        return None, f"⚠️ {str(exc).replace(str(path), Path(path).name)}"
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        return load_image(read_upload_bytes(path, MAX_UPLOAD_BYTES)), ""
+    except (InputError, OSError, MemoryError) as exc:
+        return None, f"⚠️ {error_message(exc).replace(str(path), name).replace('image data', name)}"
 
 
 def on_content_upload(path: str | None):
@@ -134,8 +135,8 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
         return None, "⚠️ Upload a content image (or pick an example) first."
     if style is None:
         return None, "⚠️ Pick a style in the gallery (or upload one) first."
-    from artnet.images import fit_long_side, resize, to_tensor, to_uint8
-    from core_pruning.utils import InputError
+    from artnet.images import MIN_SIDE, check_working_size, fit_long_side, resize, to_tensor, to_uint8
+    from core_pruning.utils import InputError, error_message
 
     try:
         size = int(size)
@@ -145,12 +146,17 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
         net = _model()
         load_seconds = time.perf_counter() - start
         image = to_tensor(content)
+        for name, array in (("the content image", content), ("the style image", style)):
+            if min(array.shape[:2]) < MIN_SIDE:
+                raise InputError(f"{name} is only {array.shape[1]}x{array.shape[0]} pixels; style transfer needs "
+                                 f"at least {MIN_SIDE} px on each side")
         image = resize(image, *fit_long_side(image.shape[2], image.shape[3], size))
+        check_working_size(image.shape[2], image.shape[3], "the content image")
         style_tensor = to_tensor(style)
         result = net.stylize(image, style_tensor, transform=transform, alpha=float(alpha),
                              preserve_color=bool(preserve_color))
-    except (InputError, FileNotFoundError) as exc:
-        return None, f"⚠️ {exc}"
+    except (InputError, OSError, MemoryError) as exc:
+        return None, f"⚠️ {error_message(exc)}"
     parts = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in result.timings.items())
     loaded = f" (model loaded in {load_seconds:.1f} s)" if load_seconds > 0.5 else ""
     height, width = image.shape[2:]
@@ -160,14 +166,17 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
 
 def build() -> None:
     """Create the tab's components inside the already-open ``gr.Tab``."""
+    from demos.uploads import UploadFile, retention_text
+
     gr.Markdown("### ArtNet style transfer\nGoogLeNet encoder (zero-channel pruned) + light decoder; "
-                "S2 = sandwich swap (AdaIN → style swap → AdaIN). Uploads are processed in memory and not kept.")
+                "S2 = sandwich swap (AdaIN → style swap → AdaIN). Uploads are processed in memory. "
+                + retention_text())
     content_state = gr.State(None)
     style_state = gr.State(None)
     page = gr.State(0)  # input of the gallery's load function: thumbnails are made on page load, not here
     with gr.Row():
         with gr.Column():
-            content_file = gr.File(label="Content image", file_types=["image"], type="filepath",
+            content_file = UploadFile(label="Content image", file_types=["image"], type="filepath",
                                    elem_id="artnet-content-upload")
             example = gr.Dropdown(choices=list(CONTENT_EXAMPLES), value=None, label="…or an example content",
                                   elem_id="artnet-content-example")
@@ -175,7 +184,7 @@ def build() -> None:
         with gr.Column():
             gallery = gr.Gallery(value=gallery_items, inputs=[page], label="Style gallery (click one)", columns=4,
                                  height=220, allow_preview=False, elem_id="artnet-gallery")
-            style_file = gr.File(label="…or upload a style image", file_types=["image"], type="filepath",
+            style_file = UploadFile(label="…or upload a style image", file_types=["image"], type="filepath",
                                  elem_id="artnet-style-upload")
             style_preview = gr.Image(label="Style", interactive=False, height=220, elem_id="artnet-style")
     with gr.Row():
@@ -187,8 +196,10 @@ def build() -> None:
     status = gr.Markdown(elem_id="artnet-status")
     result = gr.Image(label="Result", interactive=False, elem_id="artnet-result", format="png")
 
-    content_file.upload(on_content_upload, content_file, [content_state, content_preview, status])
-    example.change(on_example, example, [content_state, content_preview, status])
-    style_file.upload(on_style_upload, style_file, [style_state, style_preview, status])
+    content_file.upload(on_content_upload, content_file, [content_state, content_preview, status],
+                        api_name="content_upload")
+    example.change(on_example, example, [content_state, content_preview, status], api_name="content_example")
+    style_file.upload(on_style_upload, style_file, [style_state, style_preview, status], api_name="style_upload")
     gallery.select(on_gallery_select, None, [style_state, style_preview, status])
-    run.click(stylize, [content_state, style_state, transform, alpha, size, preserve], [result, status])
+    run.click(stylize, [content_state, style_state, transform, alpha, size, preserve], [result, status],
+              api_name="stylize")

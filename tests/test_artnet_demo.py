@@ -1,4 +1,5 @@
-"""The ArtNet demo tab: lazy build, readable upload errors, uploads not kept, and a stylisation in the browser."""
+"""The ArtNet demo tab: lazy build, readable upload errors, uploads read (not deleted: Gradio owns them), and a
+stylisation in the browser."""
 
 from __future__ import annotations
 
@@ -55,21 +56,21 @@ def test_gallery_adds_the_shared_paintings(shared_dir):
 
 @pytest.mark.parametrize("payload,expected", [(b"garbage", "not a readable image"), (_png(40000, 40000), "too large"),
                                               (_png(0, 5), "")])
-def test_bad_uploads_give_a_readable_message_and_are_deleted(tmp_path, payload, expected):
+def test_bad_uploads_give_a_readable_message_and_are_left_to_gradio(tmp_path, payload, expected):
     path = tmp_path / "upload.png"
     path.write_bytes(payload)
     array, message = style_tab.read_upload(str(path))
     assert array is None and message.startswith("⚠️") and expected in message
     assert str(tmp_path) not in message  # no server paths in the UI
-    assert not path.exists()
+    assert path.read_bytes() == payload  # Gradio's file (other sessions may share it): never deleted by us
 
 
-def test_good_upload_is_read_into_memory_and_deleted(tmp_path):
+def test_good_upload_is_read_into_memory_and_left_to_gradio(tmp_path):
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (30, 20), (200, 10, 10)).save(path)
     array, message = style_tab.read_upload(str(path))
     assert array.shape == (20, 30, 3) and message == ""
-    assert not path.exists()
+    assert path.exists()  # Gradio's file: cleaned by Gradio's cache sweep, not by the handler
 
 
 def test_stylize_handler(monkeypatch, tmp_path):
