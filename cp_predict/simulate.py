@@ -9,7 +9,10 @@ structure of the movement, not its amount:
   degree of freedom driven independently;
 * **at risk, absent fidgety**: the larger movements only, in a narrower, more monotonous band;
 * **at risk, cramped-synchronised**: one common, quasi-periodic signal drives all limbs together
-  (flexing and extending at once) with little independent movement.
+  (flexing and extending at once) with little independent movement;
+* **at risk, unilateral** (hemiplegic-like): absent-fidgety dynamics in one side's arm and leg only, normal
+  movement on the other side (the side is recorded as ``affected_side``); 40 / 30 / 30 % of at-risk infants
+  are absent-fidgety / cramped / unilateral.
 
 At-risk infants mix the abnormal pattern with a normal one (severity 0.65-1), so classes overlap a little.
 **Overall movement speed is drawn independently of the label**: after the movement is built, each
@@ -45,7 +48,10 @@ from core_pruning.utils import InputError
 from cp_predict.data import SkeletonSet, validate_skeletons
 from cp_predict.skeleton import FLIP_PERMUTATION, JOINT_INDEX, JOINT_NAMES, LIMBS, NUM_JOINTS
 
-PATTERNS = ("fidgety", "absent_fidgety", "cramped_synchronised")
+PATTERNS = ("fidgety", "absent_fidgety", "cramped_synchronised", "unilateral")
+UNILATERAL_SIDES = ("r", "l")
+# Share of at-risk infants per abnormal pattern (absent fidgety, cramped-synchronised, unilateral).
+AT_RISK_PATTERN_SHARES = (0.4, 0.3, 0.3)
 DEFAULT_PLANTED = ("l_wrist", "l_ankle")  # the distal left side (a hemiplegic-like pattern); used by benchmarks
 IMAGE_SIZE = (640, 480)
 
@@ -118,15 +124,37 @@ def bandlimited(rng: np.random.Generator, shape: tuple[int, ...], fps: float, ba
     return sig / np.maximum(sig.std(axis=-1, keepdims=True), 1e-12)
 
 
+# Coupling of the normal infant's limbs (*calibrated*: the generator's median cross-limb and left/right
+# speed correlations inside MINI-RGBD's 10th-90th percentiles; before this coupling they were 0.02 / 0.03,
+# below MINI-RGBD's 0.04 / 0.06 tenth percentiles). Activity bouts: whole-body, bilateral-pair (both arms,
+# both legs) and per-limb drives; movement: per-limb, bilateral-pair and whole-body components.
+BOUT_WEIGHTS = (1.5, 1.5, 0.5)  # body, pair, own limb
+PAIR_MOVEMENT, BODY_MOVEMENT = 2.5, 1.5  # relative to the per-limb 0.6 (shared DOFs) and 0.8 (own DOF)
+MODULATION_WEIGHTS = (1.5, 1.5, 0.3)  # fidgety amplitude modulation: body, pair, own DOF
+
+
 def _normal_dofs(rng: np.random.Generator, n: int, t: int, fps: float) -> np.ndarray:
     """Fidgety movement for ``n`` infants: ``(n, 18, T)`` DOF deviations (16 limb DOFs, head yaw/tilt)."""
     shared = np.repeat(bandlimited(rng, (n, 4, t), fps, (0.1, 0.8)), 4, axis=1)  # one per limb
     own = bandlimited(rng, (n, 16, t), fps, (0.1, 0.8))
-    # Activity bouts are partly shared by the limbs (an infant is more or less active as a whole).
-    drive = 0.6 * bandlimited(rng, (n, 1, t), fps, (0.02, 0.2)) + 0.8 * bandlimited(rng, (n, 4, t), fps, (0.02, 0.2))
-    bouts = 0.05 + 0.95 / (1 + np.exp(-4.0 * drive))
-    large = (0.6 * shared + 0.8 * own) * np.repeat(bouts, 4, axis=1)
-    modulation = 0.6 + 0.4 * bandlimited(rng, (n, 16, t), fps, (0.05, 0.5))
+    pair = np.repeat(bandlimited(rng, (n, 2, t), fps, (0.1, 0.8))[:, [0, 0, 1, 1]], 4, axis=1)  # arms, legs
+    body = bandlimited(rng, (n, 1, t), fps, (0.1, 0.8))
+    # Activity bouts are partly shared by the limbs (an infant is more or less active as a whole, and the two
+    # arms / the two legs more so).
+    wb, wp, wo = BOUT_WEIGHTS
+    drive = (wb * bandlimited(rng, (n, 1, t), fps, (0.02, 0.2))
+             + wp * bandlimited(rng, (n, 2, t), fps, (0.02, 0.2))[:, [0, 0, 1, 1]]
+             + wo * bandlimited(rng, (n, 4, t), fps, (0.02, 0.2)))
+    bouts = np.repeat(0.05 + 0.95 / (1 + np.exp(-4.0 * drive)), 4, axis=1)
+    # Normalised to the variance of the uncoupled 0.6 * shared + 0.8 * own, so the fidgety share stays as it was.
+    scale = np.sqrt(0.6**2 + 0.8**2 + PAIR_MOVEMENT**2 + BODY_MOVEMENT**2)
+    large = (0.6 * shared + 0.8 * own + PAIR_MOVEMENT * pair + BODY_MOVEMENT * body) / scale * bouts
+    # The fidgety movements' amplitude waxes and wanes partly together (body, bilateral pair, own DOF).
+    wave = (MODULATION_WEIGHTS[0] * bandlimited(rng, (n, 1, t), fps, (0.05, 0.5))
+            + MODULATION_WEIGHTS[1] * np.repeat(bandlimited(rng, (n, 2, t), fps, (0.05, 0.5))[:, [0, 0, 1, 1]], 4,
+                                                axis=1)
+            + MODULATION_WEIGHTS[2] * bandlimited(rng, (n, 16, t), fps, (0.05, 0.5)))
+    modulation = 0.6 + 0.4 * wave / np.sqrt(np.sum(np.square(MODULATION_WEIGHTS)))
     fidgety = bandlimited(rng, (n, 16, t), fps, (1.0, 4.0)) * modulation
     kappa = rng.uniform(0.12, 0.3, (n, 1, 1))  # fidgety amplitude relative to the large movements
     limbs = large + kappa * fidgety
@@ -274,7 +302,13 @@ def generate(config: GeneratorConfig) -> SkeletonSet:
     rng = np.random.default_rng(config.seed)
     n, t, fps = config.n, config.frames, config.fps
     labels = (rng.random(n) < config.at_risk_fraction).astype(np.int64)
-    pattern = np.where(labels == 1, np.where(rng.random(n) < 0.5, 1, 2), 0)
+    u = rng.random(n)
+    if config.planted_joints:  # planted joints carry the whole abnormality: no one-sided pattern there
+        pattern = np.where(labels == 1, np.where(u < 0.5, 1, 2), 0)
+    else:
+        a, b, _ = np.cumsum(AT_RISK_PATTERN_SHARES)
+        pattern = np.where(labels == 1, np.where(u < a, 1, np.where(u < b, 2, 3)), 0)
+    side = np.where(rng.random(n) < 0.5, 0, 1)  # the affected side of a unilateral infant (0 right, 1 left)
     body = _body(rng, n)
     target = np.exp(rng.normal(*SPEED_LOG, n))  # drawn independently of the label
     normal = _normal_dofs(rng, n, t, fps)
@@ -282,6 +316,16 @@ def generate(config: GeneratorConfig) -> SkeletonSet:
     abnormal = np.where((pattern == 1)[:, None, None], _absent_fidgety_dofs(rng, n, t, fps),
                         _cramped_dofs(rng, n, t, fps))
     abnormal = severity * abnormal + (1 - severity) * _normal_dofs(rng, n, t, fps)
+    # Unilateral (hemiplegic-like): absent-fidgety dynamics in one side's arm and leg, normal movement on the
+    # other side and the head. LIMBS order: r_arm, l_arm, r_leg, l_leg -> DOF blocks 0, 1, 2, 3 (4 DOFs each).
+    one_sided = _absent_fidgety_dofs(rng, n, t, fps)
+    one_sided = severity * one_sided + (1 - severity) * normal
+    for k, limb in enumerate(LIMBS):
+        block = slice(4 * k, 4 * k + 4)
+        healthy = (pattern == 3) & (side != UNILATERAL_SIDES.index(limb[0]))
+        one_sided[healthy, block] = normal[healthy, block]
+    one_sided[:, 16:] = normal[:, 16:]
+    abnormal = np.where((pattern == 3)[:, None, None], one_sided, abnormal)
     if config.planted_joints:
         # The planted joints take their movement from a second, independent draw - abnormal for at-risk
         # infants, a fresh normal one (with its own speed) for the others - so nothing outside them carries
@@ -303,6 +347,8 @@ def generate(config: GeneratorConfig) -> SkeletonSet:
         _swap_left_right(rng, data)
     meta = {
         "pattern": np.asarray([PATTERNS[p] for p in pattern]),
+        "affected_side": np.asarray([("right", "left")[sd] if p == 3 else "" for p, sd in zip(pattern, side,
+                                                                                               strict=True)]),
         "speed": target.astype(np.float32),
         "planted_joints": np.asarray(config.planted_joints, dtype=str),
         "aspect": np.float32(IMAGE_SIZE[0] / IMAGE_SIZE[1]),
