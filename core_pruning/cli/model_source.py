@@ -84,9 +84,8 @@ def safe_load(path: Path) -> Any:
             raise InputError(f"{path} needs class {found.group(1)}, which is not trusted: only torch.nn, "
                              "torchvision and core_pruning.models classes are unpickled; save a state dict and "
                              "pass --arch") from None
-        reason = str(exc).split("WeightsUnpickler error:", 1)[-1]
-        raise InputError(f"cannot read {path}: not a PyTorch checkpoint, or a corrupt one "
-                         f"({_first_line(reason)})") from None
+        reason = clean_message(str(exc).split("WeightsUnpickler error:", 1)[-1], 240) or type(exc).__name__
+        raise InputError(f"cannot read {path}: not a PyTorch checkpoint, or a corrupt one ({reason})") from None
     except MemoryError:
         raise InputError(f"cannot read {path}: it needs more memory than there is (corrupt or far too large)") \
             from None
@@ -262,10 +261,17 @@ def load_model(spec: str, *, arch: str | None = None, num_classes: int | None = 
                 raise
             raise InputError(f"model card {card_path(path)}: {exc}") from None
         try:
+            plan = PruningPlan.from_dict(json.loads(obj["plan"]))  # checked before it is replayed
             model = load_pruned(rebuilt, path, x)
+        except InputError as exc:
+            if str(path) in str(exc):
+                raise
+            raise InputError(f"{path}: {exc}") from None
         except RuntimeError as exc:
             raise InputError(f"{path} does not fit architecture {base}: {_first_line(exc)}") from None
-        plan = PruningPlan.from_dict(json.loads(obj["plan"]))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            raise InputError(f"{path} holds a corrupt pruning plan ({type(exc).__name__}: {_first_line(exc, 160)})") \
+                from None
         return LoadedModel(model.eval(), base, size, plan=plan, kind="pruned")
     state = _state_dict_of(obj)
     if state is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core_pruning.utils.cli import InputError
+from core_pruning.utils.cli import InputError, clean_message
 from core_pruning.utils.io import atomic_save
 
 CHECKPOINT_FORMAT = "prunelab-train/1"
@@ -56,7 +56,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except Exception as exc:  # corrupt, truncated or foreign file
-        raise InputError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from exc
+        raise InputError(f"cannot read checkpoint {path}: {clean_message(str(exc)) or type(exc).__name__}") from exc
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a prunelab training checkpoint")
     return data
