@@ -137,9 +137,16 @@ def read_openpose_json_dir(
             people = doc["people"]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"{file.name}: not an OpenPose keypoint JSON file ({_short(exc)})") from None
+        if not isinstance(people, list):
+            raise InputError(f"{file.name}: not an OpenPose keypoint JSON file ('people' is a "
+                             f"{type(people).__name__}, not a list)")
         best = None
         for person in people:
-            kp = np.asarray(person.get("pose_keypoints_2d", []), dtype=np.float64).reshape(-1)
+            try:
+                kp = np.asarray(person.get("pose_keypoints_2d", []), dtype=np.float64).reshape(-1)
+            except (AttributeError, TypeError, ValueError) as exc:
+                raise InputError(f"{file.name}: a person's pose_keypoints_2d is not a list of numbers "
+                                 f"({_short(exc)})") from None
             if kp.size not in (NUM_JOINTS * 3, 25 * 3):
                 raise InputError(f"{file.name}: pose_keypoints_2d has {kp.size} numbers (expected 54 for COCO-18 "
                                  "or 75 for BODY_25)")
