@@ -43,15 +43,16 @@ def test_prediction_through_the_handler():
     assert quality["frames"] == 300 and "warnings" in quality
 
 
-def test_uploads_are_read_then_deleted(tmp_path):
+def test_uploads_are_read_from_a_private_copy_and_left_to_gradio(tmp_path):
     upload = write_csv(load_example(GENERATED[0]), 0, tmp_path / "baby.csv")
+    before = upload.read_bytes()
     summary, *_ = cp_tab.run(None, [str(upload)], None, 0)
-    assert "`baby`" in summary and not upload.exists()
+    assert "`baby`" in summary and upload.read_bytes() == before  # Gradio's file (shared by sessions): kept
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"nonsense")
     summary, bars, *_ = cp_tab.run(GENERATED[0], [str(bad)], None, 0)
     assert summary.startswith("**Error:**") and "not a readable" in summary and bars is None
-    assert RESEARCH_NOTICE in summary and not bad.exists()
+    assert RESEARCH_NOTICE in summary and bad.exists()
 
 
 @pytest.mark.browser
