@@ -182,6 +182,9 @@ def test_evaluate_with_explanations(workdir, capsys):
     assert doc["metrics"]["auc"]["value"] > 0.5
     exp = doc["explanations"]
     assert exp["deletion_insertion"]["n_infants"] == 10 and exp["planted"]["k"] == 2
+    per = exp["per_infant"]
+    assert per["n_infants"] == 10 and per["attention_spread"]["max_sd"] >= per["attention_spread"]["mean_sd"] >= 0
+    assert 0 <= per["occlusion_deletion_beats_random"] <= 1 and -1 <= per["spearman_attention_occlusion"] <= 1
     np.savez(workdir / "unlabelled.npz", data=generate(GeneratorConfig(n=2, seed=45)).data)
     code, _, err = run(capsys, "evaluate", "--model", workdir / "logreg", "--data", workdir / "unlabelled.npz")
     assert code == 2 and "no 'labels'" in err
