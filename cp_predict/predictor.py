@@ -170,9 +170,12 @@ def cohort_importance(trained: TrainedModel) -> tuple[dict[str, float] | None, s
 
 
 COHORT_SEED = 4242
-AGREEMENT_NOTE = ("attention = the weights the model gives each joint (largely learned across all infants); "
-                  "occlusion and Grad-CAM = where this infant's own movement changed the score. They measure "
-                  "different things, so their rank correlation is reported rather than assumed")
+AGREEMENT_NOTE = ("attention = the weights the model gives each joint, computed from this infant's movement; "
+                  "occlusion (freeze one joint) and Grad-CAM = where this infant's input changed the score. They "
+                  "measure different things, so their rank correlation is reported rather than assumed. Freezing "
+                  "is no neutral reference for an at-risk prediction (a still joint itself looks abnormal), so "
+                  "occlusion is the weaker guide; on generated infants it found the planted joints less often "
+                  "than the attention (README)")
 
 
 def predict(trained: TrainedModel, skeletons: SkeletonSet, with_map: bool = True,
