@@ -171,11 +171,12 @@ def _summary(result: Any, model: Any) -> str:
             best = sorted(occlusion.items(), key=lambda kv: -kv[1])[:3]
             agree = result.extra.get("explanation_agreement", {})
             rho = agree.get("spearman_attention_occlusion")
-            lines.append("Where this infant's own movement changed the score (occlusion): "
+            lines.append("Where freezing one joint changed this infant's score most (occlusion): "
                          + ", ".join(f"{k} ({v:.2f})" for k, v in best)
                          + (f"; rank agreement with the attention {rho:+.2f}" if rho is not None else "")
-                         + ". Attention is what the model weighs, occlusion what this infant's movement did: "
-                         "they measure different things.")
+                         + ". Attention is what the model weighs, occlusion what freezing each joint does: they "
+                         "measure different things, and occlusion is the weaker guide (a still joint itself looks "
+                         "abnormal).")
     asym = result.extra.get("asymmetry") or {}
     if asym:
         parts = [f"movement {asym['movement']:+.2f} ({asym['movement_side']})",
