@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,20 @@ def run(args: argparse.Namespace) -> int:
         plan = PruningPlan(steps=[*loaded.plan.steps, *plan.steps], criterion=plan.criterion, options=plan.options,
                            target=plan.target, model_class=plan.model_class)
 
-    ensure_folder(out)
-    save_pruned(loaded.model, plan, model_file)
-    write_card(model_file, loaded)
-    plan.save(out / "plan.json")
     report = {"model": args.model, "input_size": list(loaded.input_size), **result.report,
               "files": {"model": str(model_file), "card": str(out / "model.json"), "plan": str(out / "plan.json"),
                         "report": str(out / "report.json")}}
-    atomic_write_text(json.dumps(report, indent=1), out / "report.json")
+    created = not out.exists()
+    ensure_folder(out)
+    try:
+        save_pruned(loaded.model, plan, model_file)
+        write_card(model_file, loaded)
+        plan.save(out / "plan.json")
+        atomic_write_text(json.dumps(report, indent=1), out / "report.json")
+    except BaseException:
+        if created:  # a folder we made, with some of the files: not a usable output; leave nothing
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     if args.json:
         print_json(report)
     else:

@@ -64,11 +64,23 @@ _TEMP_NAME = re.compile(r"(^|/)\.([^/]+?)\.[A-Za-z0-9_]{6,}\.tmp$")
 
 
 def clean_message(text: str, limit: int = 300) -> str:
-    """One line: whitespace collapsed, PyTorch's ``weights_only`` advice removed, at most ``limit`` characters."""
+    """One line: whitespace collapsed, PyTorch's ``weights_only`` advice removed, at most ``limit`` characters.
+
+    What the advice stood for is said instead ("refused by the safe weights-only loader"), so a message like
+    ``cannot read X: <advice>`` still says why.
+    """
     text = " ".join(str(text).split())
     if _TORCH_ADVICE.search(text):
-        sentences = re.split(r"(?<=[.!?])\s+", text)
+        text = re.sub(r"Weights only load failed\.?|This file can still be loaded[^.]*\."
+                      r"|In PyTorch 2\.\d+,.*?(trusted source\.?|$)"
+                      r"|\(\d\) [^()]*?weights_only.*?(?=\(\d\)|WeightsUnpickler error:|$)"
+                      r"|Check the documentation of torch\.load.*?(\.html\.?|$)", " ", text, flags=re.IGNORECASE)
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
         text = " ".join(s for s in sentences if not _TORCH_ADVICE.search(s)).strip()
+        if not re.search(r"unsupported GLOBAL|Unsupported global|not trusted|not allowed", text):
+            text = text.rstrip(" (:;,-")
+            text = f"{text}: refused by the safe weights-only loader" if text else \
+                "refused by the safe weights-only loader"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

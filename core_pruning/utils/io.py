@@ -17,8 +17,20 @@ from typing import Any
 from core_pruning.utils.cli import OutputError, clean_message, ensure_folder
 
 
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """``exc`` or the ``OSError`` it was raised from (torch.save turns ENOSPC into a RuntimeError)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
 def _failure(path: Path, exc: BaseException) -> OutputError:
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else clean_message(str(exc))
+    os_error = _os_error_in(exc)
+    reason = os_error.strerror if os_error is not None and os_error.strerror else clean_message(str(exc))
     return OutputError(f"cannot write {path}: {reason or type(exc).__name__}")
 
 
@@ -47,7 +59,7 @@ def _atomic(path: Path, write: Callable[[Path], Any]) -> Path:
 
 def _is_write_failure(exc: RuntimeError) -> bool:
     text = str(exc).lower()
-    return "write" in text or "space" in text or "errno" in text
+    return _os_error_in(exc) is not None or "write" in text or "space" in text or "errno" in text
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
