@@ -132,6 +132,8 @@ def _main(cli: str):
         from artnet.cli import main
     elif cli == "cp":
         from cp_predict.cli import main
+    elif cli == "demos":
+        from demos.__main__ import main
     else:  # pragma: no cover
         raise ValueError(cli)
     return main
@@ -440,6 +442,11 @@ def test_core_bad_calibration_images_and_outputs(sandbox, capsys):
                    "already exists")
     assert_refused("core", ["train-prune", "--method", "sfp", "--model", "resnet20", "--data", "digits",
                             "--epochs", "1", "--out", "afile.txt/run"], sandbox, capsys, "afile.txt")
+
+
+def test_demo_launcher_bad_options(sandbox, capsys):
+    assert_refused("demos", ["--port", "99999"], sandbox, capsys, "--port")
+    assert_refused("demos", ["--port", "x"], sandbox, capsys)
 
 
 # -- hypothesis: the loaders on random and mutated bytes ---------------------------------------------------------
