@@ -1,22 +1,34 @@
-"""FLOPs and parameter counting for CNNs.
+"""FLOPs and parameter counting.
 
-FLOPs here are multiply-accumulates (MACs) of convolutions (incl. transposed) and linear layers, the
-convention of the channel-pruning literature; element-wise ops, normalisation and pooling are not
-counted. Parameters are every element of ``model.parameters()``.
+**The FLOPs definition** (one, everywhere: budgets, reports, benchmarks): FLOPs are multiply-accumulates
+(MACs) of every matrix product the forward pass executes -- convolutions (incl. grouped, depthwise and
+transposed), linear layers (``addmm``/``mm``, also when called as ``F.linear`` outside a module), batched
+matrix products, and the two attention products ``Q·Kᵀ`` and ``A·V`` of scaled-dot-product attention
+(``nn.MultiheadAttention``, torchvision's ViT and Swin). Not counted: element-wise ops, activations,
+normalisation, softmax, pooling, bias additions. It is measured by :func:`count_macs` with PyTorch's own
+``torch.utils.flop_counter.FlopCounterMode`` (its FLOPs are 2 x MACs), with ``nn.MultiheadAttention``'s fused
+inference fast path switched off so that its projections and attention are seen. On torchvision's classifiers at
+224 px this is torchvision's published ``weights.meta["_ops"]`` (GFLOPS, which are MACs); Torch-Pruning's
+``count_ops_and_params`` additionally counts BatchNorm/activation/pooling elements and, for attention, not the
+``Q·Kᵀ``/``A·V`` products (``tests/test_core_coverage.py`` relates the three on every swept model).
+Parameters are every element of ``model.parameters()``.
 
 Channel pruning never changes spatial sizes, so :class:`LayerShapes` records each layer's output
-(or, for transposed convs, input) spatial size once and then recomputes FLOPs analytically from the
-layers' current channel counts; the budget loop uses that instead of a forward pass per step.
+(or, for transposed convs, input) spatial size once and then recomputes conv/linear/attention FLOPs
+analytically from the layers' current channel counts: the first-order per-channel costs of the budget
+loop come from it, the budget itself is re-measured with :func:`count_macs` after each step.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
 
@@ -56,9 +68,21 @@ class LayerShapes:
 
     def __init__(self, model: nn.Module, example_inputs: Any) -> None:
         self.positions: dict[nn.Module, int] = {}
-        record_forward(model, example_inputs, self._hook)
+        #: per nn.MultiheadAttention: summed (batch * query tokens, batch * query tokens * key tokens)
+        self.attention: dict[nn.Module, tuple[int, int]] = {}
+        with _mha_fastpath_off():
+            record_forward(model, example_inputs, self._hook, (*COUNTED, nn.MultiheadAttention))
 
     def _hook(self, module: nn.Module, inputs: Sequence[torch.Tensor], output: torch.Tensor) -> None:
+        if isinstance(module, nn.MultiheadAttention):
+            q, k = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
+            batch_first = getattr(module, "batch_first", False) and q.dim() == 3
+            lq = q.shape[1] if batch_first else q.shape[0]
+            lk = k.shape[1] if batch_first else k.shape[0]
+            n = (q.shape[0] if batch_first else q.shape[1]) if q.dim() == 3 else 1
+            tokens, pairs = self.attention.get(module, (0, 0))
+            self.attention[module] = (tokens + n * lq, pairs + n * lq * lk)
+            return
         if isinstance(module, nn.Linear):
             positions = output.numel() // output.shape[-1]
         elif isinstance(module, nn.modules.conv._ConvTransposeNd):
@@ -72,6 +96,10 @@ class LayerShapes:
 
     def layer_flops(self, module: nn.Module) -> int:
         """MACs of ``module`` from its current channel counts."""
+        if isinstance(module, nn.MultiheadAttention):  # q, k, v and output projections + Q·Kᵀ and A·V
+            tokens, pairs = self.attention.get(module, (0, 0))
+            e = module.embed_dim
+            return tokens * (e * e + e * module.kdim + e * module.vdim + e * e) + 2 * pairs * e
         positions = self.positions.get(module, 0)
         if isinstance(module, nn.Linear):
             return positions * module.in_features * module.out_features
@@ -82,7 +110,7 @@ class LayerShapes:
 
     def flops(self) -> int:
         """Total MACs of all recorded layers with their current channel counts."""
-        return sum(self.layer_flops(m) for m in self.positions)
+        return sum(self.layer_flops(m) for m in [*self.positions, *self.attention])
 
 
 def count_params(model: nn.Module) -> int:
@@ -90,13 +118,54 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
+@contextmanager
+def _mha_fastpath_off() -> Iterator[None]:
+    """Run ``nn.MultiheadAttention`` on its unfused path (its fused eval kernel hides the products from counters)."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None:
+        yield
+        return
+    was = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(was)
+
+
+def _sdpa_cpu_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)
+
+
+def _custom_flop_formulas() -> dict:
+    """FLOPs of attention kernels ``FlopCounterMode`` has no formula for (the CPU flash kernel)."""
+    ops = {}
+    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if op is not None:
+        ops[op] = _sdpa_cpu_flops
+    return ops
+
+
+def count_macs(model: nn.Module, example_inputs: Any) -> int:
+    """MACs of one eval-mode forward of ``model`` on ``example_inputs`` (the definition in the module docstring)."""
+    counter = FlopCounterMode(display=False, custom_mapping=_custom_flop_formulas())
+    was_training = model.training
+    try:
+        model.eval()
+        with _mha_fastpath_off(), torch.no_grad(), counter:
+            run_model(model, example_inputs)
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops()) // 2
+
+
 def count_flops_params(model: nn.Module, example_inputs: Any) -> tuple[int, int]:
-    """``(flops, params)`` of ``model`` on ``example_inputs``: conv/linear MACs and parameter elements.
+    """``(flops, params)`` of ``model`` on ``example_inputs``: MACs (see the module docstring) and parameter elements.
 
     ``example_inputs`` is a tensor, a tuple of positional inputs or a dict of keyword inputs; its batch
     size multiplies FLOPs, so pass a batch of one for per-image figures.
     """
-    return LayerShapes(model, example_inputs).flops(), count_params(model)
+    return count_macs(model, example_inputs), count_params(model)
 
 
 def size_report(before: tuple[int, int], after: tuple[int, int]) -> dict[str, float]:

@@ -4,11 +4,23 @@ A :class:`ChannelGroup` wraps one ``torch_pruning`` group rooted at the output c
 linear layer. Removing root channel ``i`` removes it from every coupled layer (residual partners,
 BatchNorm, concatenation slices, depthwise convs) and the matching input slices of every consumer.
 Scores and costs are vectors over the root channels.
+
+Structured channels: a group that feeds or produces a grouped convolution (ResNeXt, RegNet: ``1 < groups <
+channels``) or the embedding of an ``nn.MultiheadAttention`` (ViT) has ``channel_groups`` G > 1. Its root channels
+are G equal blocks (conv groups, attention heads) and may only be removed as *units*: local index ``j`` of every
+block at once (root channels ``j, j + size/G, ...``), so every conv group keeps the same width and every head the
+same head dimension, with the same local positions (Torch-Pruning's grouped-conv pruner and Torch-Pruning's
+MetaPruner assume exactly that). A group whose channels cannot be made consistent -- or that touches a
+parameter the tracer cannot follow (a weight used by ``F.linear`` outside its module's forward, as in Swin's
+attention) -- gets an ``unsupported`` reason instead and is left whole.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
+import signal
+import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +37,7 @@ from core_pruning.counting import LayerShapes
 
 OUT_FNS = (function.prune_conv_out_channels, function.prune_linear_out_channels,
            function.prune_depthwise_conv_out_channels)
+MHA_FNS = (function.prune_multihead_attention_out_channels, function.prune_multihead_attention_in_channels)
 IN_FNS = (function.prune_conv_in_channels, function.prune_linear_in_channels)
 BN_FNS = (function.prune_batchnorm_out_channels,)
 WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
@@ -58,28 +71,63 @@ class ChannelGroup:
     inputs: list[Member] = field(default_factory=list)  # conv/linear layers losing input slices (consumers)
     norms: list[Member] = field(default_factory=list)  # BatchNorm layers losing channels
     touches_output: bool = False  # channels reach the model's output: removing them changes its shape
+    attention: list[Member] = field(default_factory=list)  # nn.MultiheadAttention layers losing embedding dims
+    channel_groups: int = 1  # G: root channels form G blocks removed as units (see module docstring)
+    unsupported: str | None = None  # why this group cannot be pruned consistently (left whole)
+
+    @property
+    def units(self) -> int:
+        """Number of removable units (root channels / ``channel_groups``)."""
+        return self.size // self.channel_groups
+
+    def unit_channels(self, unit: int) -> list[int]:
+        """Root channels of unit ``unit``: local index ``unit`` of each of the ``channel_groups`` blocks."""
+        return [unit + b * self.units for b in range(self.channel_groups)]
 
     @classmethod
     def from_tp_group(cls, group: tp.dependency.Group, names: dict[nn.Module, str]) -> ChannelGroup:
         root = group[0].dep.target.module
         size = len(group[0].idxs)
         cg = cls(tp_group=group, root=root, root_name=names.get(root, "?"), size=size)
+        blocks: list[int] = []
         for item in group.items:
             dep, idxs = item.dep, item.idxs
             root_idxs = getattr(item, "root_idxs", idxs)
             if dep.target.type == tp.ops.OPTYPE.OUTPUT:
                 cg.touches_output = True
                 continue
+            if dep.target.type == tp.ops.OPTYPE.PARAMETER and idxs:
+                cg.unsupported = cg.unsupported or _loose_parameter_problem(group, dep.target.module, idxs, size)
+                continue
             if not idxs or None in root_idxs:
                 continue
             module = dep.target.module
             member = Member(module, names.get(module, "?"), list(idxs), list(root_idxs))
+            owner = _fixed_shape_owner(getattr(getattr(group, "_DG", None), "model", None), module)
+            if owner:
+                cg.unsupported = cg.unsupported or f"{owner} reshapes q/k/v with fixed head sizes"
+            structured = _block_count(module, dep.handler)
+            if structured > 1:
+                if list(idxs) != list(root_idxs) or len(idxs) != size or size % structured:
+                    cg.unsupported = cg.unsupported or (
+                        f"{member.name}: its {structured} channel blocks (conv groups / heads) do not line up with "
+                        f"the {size} channels of {cg.root_name}")
+                blocks.append(structured)
+            if dep.handler in MHA_FNS:
+                cg.attention.append(member)
+                continue
             if dep.handler in OUT_FNS and isinstance(module, WEIGHTED):
                 cg.outputs.append(member)
             elif dep.handler in IN_FNS and isinstance(module, WEIGHTED):
                 cg.inputs.append(member)
             elif dep.handler in BN_FNS:
                 cg.norms.append(member)
+        if blocks:
+            g = math.lcm(*blocks)
+            if size % g:
+                cg.unsupported = cg.unsupported or f"{cg.root_name}: {size} channels, not divisible into {g} blocks"
+            else:
+                cg.channel_groups = g
         return cg
 
     @property
@@ -140,10 +188,71 @@ class ChannelGroup:
                 per_f = pos * per_p
             flops += member.scatter(torch.full((n,), float(per_f)), self.size)
             params += member.scatter(torch.full((n,), float(per_p)), self.size)
+        for member in self.attention:  # an embedding dim: a row and a column of q, k, v and output projections
+            module, n = member.module, len(member.idxs)
+            tokens, pairs = shapes.attention.get(module, (0, 0))
+            e = module.embed_dim
+            per_f, per_p = tokens * 8 * e + 2 * pairs, 8 * e + 4
+            flops += member.scatter(torch.full((n,), float(per_f)), self.size)
+            params += member.scatter(torch.full((n,), float(per_p)), self.size)
         for member in self.norms:
             if getattr(member.module, "affine", False):
                 params += member.scatter(torch.full((len(member.idxs),), 2.0), self.size)
         return flops, params
+
+
+#: Modules whose forward reshapes their q/k/v with head sizes fixed at construction, which Torch-Pruning does not
+#: update: a group touching one of their layers is left whole (torchvision MaxViT, Swin).
+FIXED_SHAPE_ATTENTION = ("RelativePositionalMultiHeadAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2")
+
+
+def _fixed_shape_owner(model: nn.Module | None, module: nn.Module) -> str | None:
+    if model is None:
+        return None
+    owners = getattr(model, "_prunelab_fixed_owners", None)
+    if owners is None:
+        owners = {}
+        for name, m in model.named_modules():
+            if type(m).__name__ in FIXED_SHAPE_ATTENTION:
+                for sub in m.modules():
+                    owners[sub] = f"{name} ({type(m).__name__})"
+        object.__setattr__(model, "_prunelab_fixed_owners", owners)
+    return owners.get(module)
+
+
+def _block_count(module: nn.Module, handler: Any) -> int:
+    """G of a structured member: conv groups of a grouped (not depthwise) conv, heads of an attention layer."""
+    if isinstance(module, nn.MultiheadAttention):
+        return int(module.num_heads)
+    if isinstance(module, nn.modules.conv._ConvNd) and module.groups > 1 and handler in (*OUT_FNS, *IN_FNS):
+        if not module.groups == module.in_channels == module.out_channels:  # depthwise: in and out go together
+            return int(module.groups)
+    return 1
+
+
+def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, idxs: list[int], size: int) -> str | None:
+    """Why a group touching a module-less parameter cannot be pruned, or ``None`` when it can.
+
+    A loose parameter of the model itself (ViT's class token and position embedding) is fine when its last
+    dimension is the group's channels (Torch-Pruning prunes that dimension). A weight of a conv/linear layer
+    reached as a loose parameter is used outside its module's forward (``F.linear(x, self.qkv.weight)`` in
+    Swin's attention): its layer's other dimension and attributes would not follow, so the group is left whole.
+    """
+    model = getattr(group, "_DG", None)
+    model = getattr(model, "model", None)
+    name = "a parameter"
+    if model is not None:
+        for pname, p in model.named_parameters():
+            if p is param:
+                name = pname
+                owner = model.get_submodule(pname.rsplit(".", 1)[0]) if "." in pname else model
+                if isinstance(owner, WEIGHTED):
+                    return (f"{pname} is used outside its layer's forward (e.g. F.linear), which Torch-Pruning's "
+                            "tracer cannot follow")
+                break
+    if param.shape[-1] != size or len(idxs) > param.shape[-1]:
+        return f"{name} {tuple(param.shape)} has no dimension matching the {size} channels it is coupled to"
+    return None
 
 
 def per_input_channel(module: nn.Module, tensor: torch.Tensor) -> torch.Tensor:
@@ -237,18 +346,87 @@ def _index_mappings_refreshed_once(dg: tp.DependencyGraph) -> Iterator[None]:
         index_mapping.update_index_mapping = original
 
 
-def collect_groups(dg: tp.DependencyGraph, ignored: list[nn.Module]) -> list[ChannelGroup]:
+#: Seconds Torch-Pruning may take to resolve one root's group; past it the root is unsupported (Swin-T's
+#: window reshapes make index mappings grow without bound: ``get_all_groups`` did not finish in 300 s).
+GROUP_TIMEOUT_S = 2.0
+
+
+class _GroupTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_GroupTimeout` after ``seconds`` (main thread only; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(*_: Any) -> None:
+        raise _GroupTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _all_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
+                unsupported: dict[str, str] | None) -> Iterator[tp.dependency.Group]:
+    """``dg.get_all_groups`` over conv/linear roots, with a root that fails or runs away reported, not raised."""
+    visited: set[nn.Module] = set()
+    ignored_set = set(ignored)
+    for m in list(dg.module2node):
+        if m in ignored_set or m in visited or not isinstance(m, WEIGHTED):
+            continue
+        if unsupported is not None and dg._module2name.get(m, "?") in unsupported:
+            continue  # known to fail or run away: not tried again at every step
+        pruner = dg.get_pruner_of_module(m)
+        if pruner is None or pruner.get_out_channels(m) is None:
+            continue
+        try:
+            with _time_limit(GROUP_TIMEOUT_S):
+                group = dg.get_pruning_group(m, pruner.prune_out_channels, list(range(pruner.get_out_channels(m))))
+        except _GroupTimeout:
+            if unsupported is not None:
+                unsupported[dg._module2name.get(m, "?")] = (f"Torch-Pruning did not resolve its coupled channels in "
+                                                          f"{GROUP_TIMEOUT_S:.0f} s (reshapes around it)")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a tracer failure on one root must not stop the others
+            if unsupported is not None:
+                unsupported[dg._module2name.get(m, "?")] = f"Torch-Pruning failed on it: {type(exc).__name__}: {exc}"
+            continue
+        prunable = True
+        for dep, _ in group:
+            if dg.is_out_channel_pruning_fn(dep.handler):
+                visited.add(dep.target.module)
+                if dep.target.module in ignored_set:
+                    prunable = False
+        if prunable:
+            yield group
+
+
+def collect_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
+                   unsupported: dict[str, str] | None = None) -> list[ChannelGroup]:
     """All prunable groups of ``dg``'s model, rooted at conv/linear outputs.
 
     Groups whose channels reach the model output are excluded (removing them would change the output
-    shape), as are groups containing an ignored layer.
+    shape), as are groups containing an ignored layer and groups that cannot be pruned consistently
+    (their root name and reason go into ``unsupported`` when given).
     """
     names = dg._module2name
     groups = []
     with _index_mappings_refreshed_once(dg):
-        for group in dg.get_all_groups(ignored_layers=ignored, root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
+        for group in _all_groups(dg, ignored, unsupported):
             cg = ChannelGroup.from_tp_group(group, names)
             if cg.touches_output or cg.size == 0:
+                continue
+            if cg.unsupported:
+                if unsupported is not None:
+                    unsupported[cg.root_name] = cg.unsupported
                 continue
             groups.append(cg)
     return groups

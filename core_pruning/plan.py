@@ -14,6 +14,7 @@ pickled code is ever executed.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,61 @@ class PruningPlan:
 
 
 def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
-    """Trace ``model`` in eval mode (so BatchNorm statistics are not touched) with gradients enabled."""
+    """Trace ``model`` in eval mode (so BatchNorm statistics are not touched) with gradients enabled.
+
+    A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)``
+    (ShuffleNetV2's channel shuffle reshapes the channel dimension into (groups, channels/groups), which its
+    reshape index mapping divides by zero on).
+    """
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
             return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+    except (ZeroDivisionError, IndexError, KeyError, ValueError, AssertionError) as exc:
+        raise InputError(f"unsupported: {_failing_layer(model, exc)} (Torch-Pruning cannot trace its channels: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})") from exc
     finally:
         model.train(was_training)
+
+
+def _failing_layer(model: nn.Module, exc: BaseException) -> str:
+    """Best guess at the layer a tracer failure happened at: the graph node being mapped, named by its module."""
+    tb = exc.__traceback__
+    node = None
+    while tb is not None:
+        for key in ("reshape_node", "node", "cat_node", "split_node"):
+            if key in tb.tb_frame.f_locals:
+                node = tb.tb_frame.f_locals[key]
+        tb = tb.tb_next
+    if node is None:
+        return type(model).__name__
+    names = {m: n for n, m in model.named_modules()}
+    kind = "a reshape of the channel dimension (e.g. a channel shuffle)" if "Reshape" in str(node) else str(node)
+    seen, frontier = set(), [node]
+    while frontier:  # nearest named layer upstream of the node
+        current = frontier.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        name = names.get(getattr(current, "module", None)) if current is not node else None
+        if name:
+            return f"{kind} after {name}"
+        frontier.extend(getattr(current, "inputs", []))
+    return kind
+
+
+def sync_attributes(model: nn.Module) -> None:
+    """Update attributes that forward passes read and channel removal does not change.
+
+    torchvision's ``VisionTransformer`` reshapes the patch embedding with ``self.hidden_dim``: after its
+    embedding dims are pruned it must be the patch projection's new width (Torch-Pruning's ViT recipe does the same).
+    """
+    for module in model.modules():
+        conv_proj = getattr(module, "conv_proj", None)
+        if hasattr(module, "hidden_dim") and isinstance(conv_proj, nn.Conv2d):
+            module.hidden_dim = conv_proj.out_channels
 
 
 def _module(model: nn.Module, name: str) -> nn.Module:
@@ -116,7 +164,9 @@ def apply_step(model: nn.Module, dg: tp.DependencyGraph, step: PlanStep) -> list
 
     for fold in step.folds:
         fold_constant_input(_module(model, fold["layer"]), int(fold["channel"]), float(fold["value"]))
-    return [prune_root(dg, _module(model, p["layer"]), list(p["idxs"])) for p in step.prunes]
+    groups = [prune_root(dg, _module(model, p["layer"]), list(p["idxs"])) for p in step.prunes]
+    sync_attributes(model)
+    return groups
 
 
 def apply_plan(model: nn.Module, plan: PruningPlan | str | Path, example_inputs: Any) -> nn.Module:
