@@ -29,7 +29,7 @@ from PIL import Image
 from core_pruning.utils import InputError
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
-                derandomize=True)
+                derandomize=True, database=None)
 
 
 # -- the files ---------------------------------------------------------------------------------------------
