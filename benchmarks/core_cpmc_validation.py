@@ -51,16 +51,26 @@ ROUNDED: dict[str, tuple[str, int]] = {
     "cpmc ratio (default), round_to 16": ("cpmc ratio, fw 0.5, pw 0.5 (default)", 16),
     "tp_magnitude, round_to 16": ("tp_magnitude", 16),
 }
-ALL_VARIANTS = [*VARIANTS, *ROUNDED]
+#: Per-layer floor rows: how the default ``min_kept_fraction`` (0.1) was chosen (0 = the floor of one channel
+#: that was the default before).
+FLOORED: dict[str, tuple[str, float]] = {
+    "cpmc default, min_kept_fraction 0": ("cpmc ratio, fw 0.5, pw 0.5 (default)", 0.0),
+    "cpmc default, min_kept_fraction 0.1 (default)": ("cpmc ratio, fw 0.5, pw 0.5 (default)", 0.1),
+    "cpmc default, min_kept_fraction 0.25": ("cpmc ratio, fw 0.5, pw 0.5 (default)", 0.25),
+}
+ALL_VARIANTS = [*VARIANTS, *ROUNDED, *FLOORED]
 
 
 def prune_options(name: str) -> dict:
     """Options of ``cp.prune`` itself (not of the criterion) for variant ``name``."""
+    if name in FLOORED:
+        return {"min_kept_fraction": FLOORED[name][1]}
     return {"round_to": ROUNDED[name][1]} if name in ROUNDED else {}
 
 
 def criterion(name: str):
-    options = VARIANTS[ROUNDED[name][0] if name in ROUNDED else name]
+    base = ROUNDED[name][0] if name in ROUNDED else FLOORED[name][0] if name in FLOORED else name
+    options = VARIANTS[base]
     if options is None:
         return TorchPruningImportance(name, tp.importance.GroupMagnitudeImportance(p=2))
     return cp.get_criterion("cpmc", **options)
@@ -128,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-repeats", type=int, default=21)
     parser.add_argument("--variants", default=";".join(VARIANTS),
                         help="';'-separated subset of the variants to run (default: all unrounded ones); "
-                             f"rounded: {'; '.join(ROUNDED)}")
+                             f"rounded: {'; '.join(ROUNDED)}; floors: {'; '.join(FLOORED)}")
     args = parser.parse_args(argv)
     names = [n for n in args.variants.split(";") if n]
     unknown = [n for n in names if n not in ALL_VARIANTS]

@@ -9,8 +9,8 @@ normalisation, softmax, pooling, bias additions. It is measured by :func:`count_
 ``torch.utils.flop_counter.FlopCounterMode`` (its FLOPs are 2 x MACs), with ``nn.MultiheadAttention``'s fused
 inference fast path switched off so that its projections and attention are seen. On torchvision's classifiers at
 224 px this is torchvision's published ``weights.meta["_ops"]`` (GFLOPS, which are MACs); Torch-Pruning's
-``count_ops_and_params`` additionally counts BatchNorm/activation/pooling elements and, for attention, not the
-``Q·Kᵀ``/``A·V`` products (``tests/test_core_coverage.py`` relates the three on every swept model).
+``count_ops_and_params`` additionally counts BatchNorm/activation/pooling elements (0.2-8% more on CNNs) and misses
+products done outside modules (Swin, MaxViT: it counts less); ``tests/test_core_flops.py`` relates the three.
 Parameters are every element of ``model.parameters()``.
 
 Channel pruning never changes spatial sizes, so :class:`LayerShapes` records each layer's output
