@@ -55,6 +55,9 @@ def main() -> int:
     card["reproduce"] = "python benchmarks/cp_make_default_weights.py --work runs/cp_default --force"
     card["wall_seconds"] = round(time.time() - started, 1)
     card["machine"] = f"{platform.platform()}, {platform.processor() or platform.machine()}"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    card["code_commit"] = commit.stdout.strip() or "unknown"
+    card["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     out = Path(args.weights)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "model" / "model.pt", out / "cp_attention.pt")
