@@ -1,4 +1,4 @@
-"""Command line: ``python -m artnet stylize|video|bench|distill|prune|train-decoder``.
+"""Command line: ``python -m artnet stylize|video|bench|distill|prune|train-decoder|export``.
 
 Conventions (CONTRIBUTING.md): ``--help`` everywhere, ``--json`` prints one JSON document on stdout,
 bad input prints one ``error: ...`` line and exits with code 2, nothing is overwritten without ``--force``.
@@ -194,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, steps=1000, batch=8, crop=160, lr=2e-3)
     p.add_argument("--encoder", default="", help="encoder weights (default: shipped pruned encoder) or imagenet")
     p.add_argument("--perceptual-weight", type=float, default=0.05, help="weight of the perceptual term (0.05)")
+
+    p = sub.add_parser("export", help="write encoder + AdaIN + decoder as one ONNX or TorchScript graph",
+                       description="Export for deployment runtimes (artnet.export): inputs content, style (images "
+                                   "in [0, 1], sides multiples of 8) and alpha; the written file is run and "
+                                   "compared with PyTorch before the command succeeds.")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="graph format")
+    p.add_argument("--out", required=True, help="folder to write artnet_adain.{onnx,torchscript.pt} and its card to")
+    p.add_argument("--encoder", default="pruned", help="pruned (default, shipped), unpruned or a weights file")
+    p.add_argument("--decoder", help="decoder weights file (default: the shipped one)")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier export in --out")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="print the export report as JSON")
     return parser
 
 
@@ -427,8 +439,32 @@ def _train_decoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export
+    from .model import ArtNet
+    from .training import set_threads
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out must be a folder")
+    if args.encoder == "imagenet":
+        raise InputError("export the ImageNet encoder by passing its weights file and --decoder")
+    set_threads(args.threads)
+    net = ArtNet.load(args.encoder, args.decoder, device="cpu")
+    report = export(net.encoder, net.decoder, args.format, out, force=args.force,
+                    source={"encoder": args.encoder, "decoder": args.decoder or "shipped",
+                            "command": "python -m artnet " + shlex.join(args.argv)})
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        diff = "not checked" if report.max_abs_diff is None else f"max |diff| {report.max_abs_diff:.2e}"
+        print(f"wrote {report.path} and {report.card}; checked with {report.checked_with}: {diff} "
+              f"(tolerance {report.tolerance})")
+    return 0
+
+
 COMMANDS: dict[str, Handler] = {"stylize": _stylize, "video": _video, "bench": _bench, "distill": _distill,
-                                "prune": _prune, "train-decoder": _train_decoder}
+                                "prune": _prune, "train-decoder": _train_decoder, "export": _export}
 
 
 def _check_export(args: argparse.Namespace) -> None:
