@@ -56,7 +56,8 @@ def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
 
 
 #: Sentences of PyTorch's ``torch.load`` errors that recommend weakening ``weights_only`` (never repeated).
-_TORCH_ADVICE = re.compile(r"weights[_ ]only|can still be loaded|trusted source|Check the documentation of torch\.load"
+_TORCH_ADVICE = re.compile(r"weights_only|Weights only load failed|can still be loaded|trusted source"
+                           r"|Check the documentation of torch\.load"
                            r"|arbitrary code execution|torch\.serialization\.(add_safe_globals|safe_globals)",
                            re.IGNORECASE)
 #: Our temporary files (``.<name>.<random>.tmp`` beside the output): shown as the output they become.
