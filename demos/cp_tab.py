@@ -124,13 +124,20 @@ def run(example: str | None, files: list[str] | dict[str, Any] | None, video: st
                             cohort=result.extra.get("joint_importance_cohort")) if result.joint_importance else None
     heat = importance_heatmap(result.joint_time_importance, result.fps) \
         if result.joint_time_importance is not None else None
-    gif = None
+    gif, summary = None, _summary(result, model)
     if result.joint_time_importance is not None:  # in a folder of this request's own (see _run_event)
         positions = prepare(data, model.preprocess)[0]
-        fd, name = tempfile.mkstemp(suffix=".gif", dir=tempfile.mkdtemp(prefix=GIF_PREFIX))
-        os.close(fd)
-        gif = str(skeleton_gif(positions, result.joint_time_importance, Path(name), fps=result.fps))
-    return _summary(result, model), bars, heat, gif, result.quality
+        folder = None
+        try:
+            folder = tempfile.mkdtemp(prefix=GIF_PREFIX)
+            fd, name = tempfile.mkstemp(suffix=".gif", dir=folder)
+            os.close(fd)
+            gif = str(skeleton_gif(positions, result.joint_time_importance, Path(name), fps=result.fps))
+        except OSError as exc:  # full or read-only temp folder: the prediction stands, the animation is left out
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+            gif, summary = None, f"{summary}\n\n_No animation: {error_message(exc)}._"
+    return summary, bars, heat, gif, result.quality
 
 
 def _percent(p: float) -> str:

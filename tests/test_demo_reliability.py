@@ -105,3 +105,23 @@ def test_retention_is_stated_and_configurable(monkeypatch):
     assert uploads.retention_seconds() == 3 and "4 s" in uploads.retention_text()
     monkeypatch.delenv("PRUNELAB_DEMO_RETENTION_S")
     assert uploads.retention_seconds() == 300 and "6 min" in uploads.retention_text()
+
+
+def test_cp_tab_full_temp_folder_keeps_the_prediction_without_animation(monkeypatch):
+    import errno
+    import tempfile
+
+    from demos import cp_tab
+
+    real = tempfile.mkdtemp
+
+    def full(*args, prefix=None, **kwargs):
+        if prefix == cp_tab.GIF_PREFIX:
+            raise OSError(errno.ENOSPC, "No space left on device", "/tmp/prunelab-cp-x")
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    summary, bars, _, gif, quality = cp_tab.run(cp_tab_examples()[0], None, None, 0)
+    assert summary.startswith("## ") and "Risk" in summary and bars is not None and quality
+    assert gif is None and "No animation" in summary and "No space left on device" in summary
+    assert "[Errno" not in summary
