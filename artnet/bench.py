@@ -8,7 +8,9 @@ Models:
 * ``artnet_unpruned`` -- the same before zero-channel pruning (480 channels);
 * ``artnet_s2`` -- ``artnet`` with the S2 transform;
 * ``adain_vgg19`` -- VGG19 up to relu4_1 + mirror decoder, AdaIN (random weights: timing only);
-* ``teacher_wct`` -- the teacher's enc4/dec4 (16x-compressed VGG19) with WCT (needs ../shared).
+* ``teacher_adain`` -- the teacher's enc4/dec4 (16x-compressed VGG19) with AdaIN (needs ../shared): the
+  network ArtNet is distilled from, so the one a user would otherwise pick; every row also gets its ratio;
+* ``teacher_wct`` -- the same teacher with WCT (needs ../shared).
 
 Timing: after one warm-up per model, the calls of one size are *interleaved* -- repeat 1 of every model
 and both style modes, then repeat 2, ... -- and each row reports the median of its ``repeats``, so a
@@ -43,7 +45,9 @@ from .runtime import allocated_bytes
 from .transforms import StyleFeatures
 
 DEFAULT_SIZES = ("512x512", "1024x1024", "2048x2048", "3840x2160")
-MODELS = ("artnet", "artnet_unpruned", "artnet_s2", "adain_vgg19", "teacher_wct")
+MODELS = ("artnet", "artnet_unpruned", "artnet_s2", "adain_vgg19", "teacher_adain", "teacher_wct")
+#: Baselines every row is compared with (``speedup_vs_<name>``), when they were measured in the same run.
+BASELINES = ("adain_vgg19", "teacher_adain")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -144,15 +148,15 @@ def _candidates(models: list[str], device: torch.device, tile: int, transform: s
             torch.manual_seed(0)
             out.append(Candidate(name, ArtNet(VGGEncoder(), VGGDecoder(), device=device, tile=tile), "adain",
                                  "random weights"))
-        elif name == "teacher_wct":
+        elif name in ("teacher_adain", "teacher_wct"):
             from .teacher import load_teacher_decoder, load_teacher_encoder
 
             try:
                 net = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device=device, tile=tile)
             except FileNotFoundError as exc:
-                notes.append(f"teacher_wct skipped: {exc}")
+                notes.append(f"{name} skipped: {exc}")
                 continue
-            out.append(Candidate(name, net, "wct", "enc4/dec4"))
+            out.append(Candidate(name, net, name.removeprefix("teacher_"), "enc4/dec4"))
         else:
             raise InputError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return out, notes
@@ -207,11 +211,12 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
                          "ms": round(ms, 1), "peak_mb": round(peak, 1), "repeats": count, "note": cand.note})
             if progress:
                 progress(f"{name:16s} {label:10s} cached={is_cached!s:5s} {ms:10.1f} ms {peak:8.1f} MB")
-    for row in rows:  # ratios against the VGG19 AdaIN network measured in this same run
-        base = next((r for r in rows if r["model"] == "adain_vgg19" and r["size"] == row["size"]
-                     and r["style_cached"] == row["style_cached"]), None)
-        if base is not None and row["ms"] > 0:
-            row["speedup_vs_adain_vgg19"] = round(base["ms"] / row["ms"], 2)
+    for row in rows:  # ratios against the baselines measured in this same run
+        for baseline in BASELINES:
+            base = next((r for r in rows if r["model"] == baseline and r["size"] == row["size"]
+                         and r["style_cached"] == row["style_cached"]), None)
+            if base is not None and row["ms"] > 0:
+                row[f"speedup_vs_{baseline}"] = round(base["ms"] / row["ms"], 2)
     return {"device": _device_name(device), "threads": torch.get_num_threads(), "tile": tile,
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "torch": torch.__version__,
             "load_average": {"before": load_before, "after": _load_average()}, "notes": notes, "rows": rows}
@@ -238,12 +243,13 @@ def format_table(result: dict[str, Any]) -> str:
         load_text = ("  load average (1/5/15 min) before: " + "/".join(f"{v:.1f}" for v in load["before"])
                      + ", after: " + "/".join(f"{v:.1f}" for v in load["after"]))
     lines = [f"device: {result['device']}  threads: {result['threads']}  date: {result['date']}{load_text}", "",
-             "| model | size | style cached | transform | ms | peak MB | x faster than adain_vgg19 |",
-             "|---|---|---|---|---:|---:|---:|"]
+             "| model | size | style cached | transform | ms | peak MB | "
+             + " | ".join(f"x faster than {b}" for b in BASELINES) + " |",
+             "|---|---|---|---|---:|---:|" + "---:|" * len(BASELINES)]
     for row in result["rows"]:
+        ratios = " | ".join(f"{row[f'speedup_vs_{b}']:.2f}" if f"speedup_vs_{b}" in row else "-" for b in BASELINES)
         lines.append(f"| {row['model']} | {row['size']} | {'yes' if row['style_cached'] else 'no'} | "
-                     f"{row['transform']} | {row['ms']:.1f} | {row['peak_mb']:.0f} | "
-                     f"{row.get('speedup_vs_adain_vgg19', float('nan')):.2f} |")
+                     f"{row['transform']} | {row['ms']:.1f} | {row['peak_mb']:.0f} | {ratios} |")
     for note in result["notes"]:
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -176,6 +176,20 @@ def test_bench_json_has_rows_and_ratios(weights_dir, capsys):
     assert all(r["ms"] > 0 and "peak_mb" in r and "speedup_vs_adain_vgg19" in r for r in rows)
 
 
+@pytest.mark.shared
+def test_bench_compares_with_the_teacher(weights_dir, shared_dir, capsys):
+    code, stdout, _ = _run(["bench", "--sizes", "64x64", "--models", "artnet,teacher_adain,teacher_wct",
+                            "--repeats", 1, "--style-size", 64, "--json"], capsys)
+    assert code == 0
+    rows = json.loads(stdout)["rows"]
+    assert {(r["model"], r["transform"]) for r in rows} == {("artnet", "adain"), ("teacher_adain", "adain"),
+                                                            ("teacher_wct", "wct")}
+    for row in rows:
+        teacher = next(r for r in rows if r["model"] == "teacher_adain" and r["style_cached"] == row["style_cached"])
+        assert row["speedup_vs_teacher_adain"] == pytest.approx(teacher["ms"] / row["ms"], rel=0.02, abs=0.01)
+        assert "speedup_vs_adain_vgg19" not in row  # not measured in this run: no ratio invented
+
+
 def test_usage_errors_through_the_real_entry_point_and_help(capsys):
     result = subprocess.run([sys.executable, "-m", "artnet", "stylize", "--content", "x", "--style", "y",
                              "--out", "z", "--alpha", "7"], capture_output=True, text=True)
