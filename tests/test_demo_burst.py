@@ -6,7 +6,7 @@ CP tabs. Every user uploads the *same* style image / skeleton file, so Gradio ha
 content-hashed path: the case where deleting an upload after reading it broke other sessions. Each answer is
 compared with the same handler run in this process. Afterwards no file of Gradio's cache and none of our
 ``prunelab-*`` folders is left. Bounded: 8 x 3 requests per tab, loopback only, every wait has a timeout.
-The style burst is in the default run (~40 s with the server's start); the CP burst is marked ``slow`` (~80 s).
+The style burst is in the default run (~50 s with the server's start); the CP burst is marked ``slow`` (~100 s).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def test_style_tab_burst_every_request_right_and_nothing_kept(server, tmp_path):
     assert _ours(server["tmp"]) == tmp_before
 
 
-@pytest.mark.slow  # 24 predictions with plots and a GIF each: ~80 s on 2 busy cores (the style burst is ~25 s)
+@pytest.mark.slow  # 24 predictions with plots and a GIF each: ~100 s on 2 busy cores (the style burst ~30 s)
 def test_cp_tab_burst_every_request_right_and_nothing_kept(server, tmp_path):
     from cp_predict.formats import save_npz
     from cp_predict.predictor import predict
