@@ -12,6 +12,7 @@ here; see :mod:`demos.uploads`). Research use only — not a diagnostic device.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -26,6 +27,13 @@ from cp_predict import RESEARCH_NOTICE
 SKELETON_TYPES = [".npz", ".csv", ".json"]
 MAX_UPLOAD_BYTES = 64 * 2**20  # one session's uploads, kept in memory until the next upload
 GIF_PREFIX = "prunelab-cp-"  # one folder per request (see run); removed once Gradio has its copy
+_GIF_FOLDERS: set[str] = set()  # made by run() and not yet removed (direct callers): removed at exit
+
+
+@atexit.register
+def _remove_gif_folders() -> None:
+    for folder in list(_GIF_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)
@@ -130,6 +138,7 @@ def run(example: str | None, files: list[str] | dict[str, Any] | None, video: st
         folder = None
         try:
             folder = tempfile.mkdtemp(prefix=GIF_PREFIX)
+            _GIF_FOLDERS.add(folder)
             fd, name = tempfile.mkstemp(suffix=".gif", dir=folder)
             os.close(fd)
             gif = str(skeleton_gif(positions, result.joint_time_importance, Path(name), fps=result.fps))
@@ -224,6 +233,7 @@ def _run_event(gif_block: Any):
                 gif = gif_block.move_resource_to_block_cache(str(ours))  # Gradio's copy, cleaned with its cache
             finally:
                 shutil.rmtree(ours.parent, ignore_errors=True)
+                _GIF_FOLDERS.discard(str(ours.parent))
         return summary, bars, heat, gif, quality
 
     return predict_risk
