@@ -233,13 +233,16 @@ def _block_count(module: nn.Module, handler: Any) -> int:
 def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, idxs: list[int], size: int) -> str | None:
     """Why a group touching a module-less parameter cannot be pruned, or ``None`` when it can.
 
-    A loose parameter of the model itself (ViT's class token and position embedding) is fine when its last
-    dimension is the group's channels (Torch-Pruning prunes that dimension). A weight of a conv/linear layer
+    A loose parameter of the model itself (ViT's class token and position embedding, a user's per-channel scale)
+    is fine when the dimension Torch-Pruning prunes (its last non-singleton one) is the group's channels. A weight of a conv/linear layer
     reached as a loose parameter is used outside its module's forward (``F.linear(x, self.qkv.weight)`` in
     Swin's attention): its layer's other dimension and attributes would not follow, so the group is left whole.
     """
-    model = getattr(group, "_DG", None)
-    model = getattr(model, "model", None)
+    dg = getattr(group, "_DG", None)
+    model = getattr(dg, "model", None)
+    node = getattr(dg, "module2node", {}).get(param)
+    dim = getattr(node, "pruning_dim", -1)
+    dim = -1 if dim is None else dim
     name = "a parameter"
     if model is not None:
         for pname, p in model.named_parameters():
@@ -250,7 +253,7 @@ def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, id
                     return (f"{pname} is used outside its layer's forward (e.g. F.linear), which Torch-Pruning's "
                             "tracer cannot follow")
                 break
-    if param.shape[-1] != size or len(idxs) > param.shape[-1]:
+    if param.shape[dim] != size or len(idxs) > param.shape[dim]:
         return f"{name} {tuple(param.shape)} has no dimension matching the {size} channels it is coupled to"
     return None
 
