@@ -194,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, steps=1000, batch=8, crop=160, lr=2e-3)
     p.add_argument("--encoder", default="", help="encoder weights (default: shipped pruned encoder) or imagenet")
     p.add_argument("--perceptual-weight", type=float, default=0.05, help="weight of the perceptual term (0.05)")
+    p.add_argument("--objective", choices=("reconstruction", "adain"), default="reconstruction",
+                   help="reconstruction (invert the encoder) or adain (teacher-scored content + style loss on "
+                        "train content x style pairs, plus reconstruction; see artnet.train_decoder)")
+    p.add_argument("--content-weight", type=float, default=1.0, help="adain objective: content term weight (1)")
+    p.add_argument("--style-weight", type=float, default=1.0, help="adain objective: style term weight (1)")
+    p.add_argument("--reconstruction-weight", type=float, default=1.0,
+                   help="adain objective: weight of the reconstruction term (1)")
+    p.add_argument("--validation-size", type=_size, default=256,
+                   help="adain objective: long side of the validation pairs scored at each checkpoint (256)")
 
     p = sub.add_parser("export", help="write encoder + AdaIN + decoder as one ONNX or TorchScript graph",
                        description="Export for deployment runtimes (artnet.export): inputs content, style (images "
@@ -430,7 +439,10 @@ def _train_decoder(args: argparse.Namespace) -> int:
     _check_export(args)
     config = DecoderConfig(encoder=args.encoder, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
                            perceptual_weight=args.perceptual_weight, seed=args.seed, threads=args.threads,
-                           device=args.device, use_shared=not args.no_shared)
+                           device=args.device, use_shared=not args.no_shared, objective=args.objective,
+                           content_weight=args.content_weight, style_weight=args.style_weight,
+                           reconstruction_weight=args.reconstruction_weight,
+                           validation_size=args.validation_size)
     summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
     if args.export:
         what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")

@@ -178,3 +178,74 @@ class RandomCrops:
 
     def set_state(self, state: Tensor) -> None:
         self.generator.set_state(state)
+
+
+# -- the stylisation split: train / validation / test contents and styles ------------------------------------
+#: Which ``../shared`` photos and paintings (file stems) and wheel images each part of the stylisation split holds.
+#: ``test`` pairs are for the final quality figures only: no training step and no choice of a setting sees them;
+#: ``validation`` pairs are where settings are chosen (checkpoint evaluations, loss weights). Wheel images in
+#: ``test`` are not in :data:`TRAIN_WHEEL` either.
+STYLIZATION_SPLIT: dict[str, dict[str, tuple[str, ...]]] = {
+    "train": {
+        "content": ("chicago", "flowers", "newyork"),
+        "style": ("antimonocromatismo", "en_campo_gris", "flower_of_life", "goeritz", "impronte_d_artista",
+                  "mondrian_cropped", "picasso_seated_nude_hr", "the_resevoir_at_poitiers", "trial",
+                  "woman_in_peasant_dress", "woman_in_peasant_dress_cropped"),
+        "wheel": TRAIN_WHEEL,
+    },
+    "validation": {
+        "content": ("cornell", "modern"),
+        "style": ("asheville", "contrast_of_forms", "scene_de_rue", "sketch"),
+        "wheel": ("colorwheel",),
+    },
+    "test": {
+        "content": ("golden_gate", "sailboat"),
+        "style": ("brushstrokes", "la_muse", "mondrian", "picasso_self_portrait", "woman_with_hat_matisse"),
+        "wheel": ("chelsea", "flower"),
+    },
+}
+SPLIT_PARTS = tuple(STYLIZATION_SPLIT)
+
+
+def split_images(part: str, kind: str, use_shared: bool = True,
+                 long_side: int = TRAIN_LONG_SIDE) -> dict[str, np.ndarray]:
+    """Named uint8 images of one part (``train``/``validation``/``test``) and kind (``content``/``style``).
+
+    Contents are the part's ``../shared`` photos plus its wheel images; styles are its ``../shared``
+    paintings (wheel textures are contents here). Missing ``../shared`` leaves only the wheel contents.
+    """
+    if part not in STYLIZATION_SPLIT or kind not in ("content", "style"):
+        raise KeyError(f"unknown split part/kind {part!r}/{kind!r}")
+    names = STYLIZATION_SPLIT[part][kind]
+    images: dict[str, np.ndarray] = {}
+    if use_shared and has_shared("data", "style"):
+        by_stem = {path.stem: path for path in shared_style_images(kind)}
+        for name in names:
+            if name in by_stem:
+                images[f"{kind}/{name}"] = _shrink(load_image(by_stem[name]), long_side)
+    if kind == "content":
+        for name in STYLIZATION_SPLIT[part]["wheel"]:
+            images[f"wheel/{name}"] = _shrink(wheel_image(name), long_side)
+    return images
+
+
+class PairCrops:
+    """Content and style crops drawn together: ``batch(n)`` is ``(2n, 3, S, S)``, contents first, then styles.
+
+    One tensor, so the shared training loop (:class:`artnet.training.StepLoop`) moves and checkpoints it like
+    :class:`RandomCrops`; the two samplers keep their own seeds and states.
+    """
+
+    def __init__(self, contents: dict[str, np.ndarray], styles: dict[str, np.ndarray], crop: int, seed: int):
+        self.contents = RandomCrops(contents, crop, seed=seed)
+        self.styles = RandomCrops(styles, crop, seed=seed + 1, jitter=0.0, grey_prob=0.0)
+
+    def batch(self, size: int) -> Tensor:
+        return torch.cat([self.contents.batch(size), self.styles.batch(size)])
+
+    def state(self) -> Tensor:
+        return torch.stack([self.contents.state(), self.styles.state()])
+
+    def set_state(self, state: Tensor) -> None:
+        self.contents.set_state(state[0].clone())
+        self.styles.set_state(state[1].clone())

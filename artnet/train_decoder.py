@@ -1,13 +1,27 @@
-"""``python -m artnet train-decoder``: train the decoder to invert the (pruned) encoder.
+"""``python -m artnet train-decoder``: train the decoder for the (pruned, frozen) encoder.
 
-Universal style transfer needs a decoder that maps *any* features of the encoder's space back to an
-image, so it is trained for reconstruction only (as in WCT), with the encoder frozen:
+Two objectives (``--objective``):
 
-    loss = |D(E(x)) - x|_1  +  w_p * sum_k  |T_k(D(E(x))) - T_k(x)|^2 / var(T_k(x)),   k = relu1_1..relu4_1
+* ``reconstruction`` (the shipped decoder so far; as in WCT) -- invert the encoder on any image:
 
-where ``T_k`` are the teacher's VGG-width (aux) features. The pixel term fixes colours and the perceptual
-term keeps edges and textures sharp (pixel losses alone give blur). Reconstruction PSNR on held-out
-images is reported in the card.
+      L_rec = |D(E(x)) - x|_1  +  w_p * sum_k |T_k(D(E(x))) - T_k(x)|^2 / var(T_k(x)),   k = relu1_1..relu4_1
+
+  where ``T_k`` are the teacher's VGG-width (aux) features: pixels fix colours, the perceptual term edges.
+* ``adain`` -- the AdaIN paper's objective (Huang & Belongie 2017), measured through the teacher, on random
+  content x style crop pairs of the stylisation split's train part (:data:`artnet.data.STYLIZATION_SPLIT`), with
+  the reconstruction term kept so that ``alpha`` still trades style for content:
+
+      t = AdaIN(E(c), E(s));   L = w_c |T_4(D(t)) - AdaIN(T_4(c), T_4(s))|^2
+                                   + w_s sum_k (|mu(T_k(D(t))) - mu(T_k(s))|^2 + |sigma(..) - sigma(T_k(s))|^2)
+                                   + w_r L_rec(c)
+
+  Reading: the content target is AdaIN *in the teacher's relu4_1 space* (the paper's target is AdaIN in the
+  loss network's space, which is its encoder; ours is not the loss network), and the style term is the metric
+  of :func:`artnet.metrics.style_loss_meanstd`. Every checkpoint scores the decoder on the split's validation
+  pairs with the teacher metric, as a ratio to the teacher's own AdaIN (``val_content_ratio``,
+  ``val_style_ratio`` in the log): that is where settings are chosen, never on the test pairs.
+
+Reconstruction PSNR on held-out images is reported in the card either way.
 """
 
 from __future__ import annotations
@@ -20,7 +34,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .data import RandomCrops, heldout_images, training_images
+from core_pruning.utils import InputError
+
+from .data import PairCrops, RandomCrops, heldout_images, split_images, training_images
 from .decoder import Decoder
 from .encoder import GoogLeNetEncoder
 from .images import to_tensor
@@ -46,13 +62,23 @@ class DecoderConfig:
     device: str = "auto"
     checkpoint_every: int = 50
     use_shared: bool = True
+    objective: str = "reconstruction"
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    reconstruction_weight: float = 1.0
+    validation_size: int = 256
+
+
+OBJECTIVES = ("reconstruction", "adain")
 
 
 def decoder_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, batch: Tensor,
-                   perceptual_weight: float) -> dict[str, Tensor]:
+                   perceptual_weight: float, features: Tensor | None = None,
+                   targets: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+    """Reconstruction losses ``pixel``, ``perceptual`` and their weighted sum ``loss`` (module docstring)."""
     with torch.no_grad():
-        features = encoder(batch)
-        targets = teacher.features(batch, aux=True)
+        features = encoder(batch) if features is None else features
+        targets = teacher.features(batch, aux=True) if targets is None else targets
     output = decoder(features)
     losses = {"pixel": (output - batch).abs().mean()}
     predicted = teacher.features(output, aux=True)
@@ -63,6 +89,94 @@ def decoder_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Modu
     losses["perceptual"] = perceptual
     losses["loss"] = losses["pixel"] + perceptual_weight * perceptual
     return losses
+
+
+def adain_batch(content: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:
+    """Per-sample AdaIN of ``(N, C, H, W)`` features (population variance, as :func:`artnet.transforms.adain`)."""
+    mu_c, mu_s = content.mean((2, 3), keepdim=True), style.mean((2, 3), keepdim=True)
+    sigma_c = (content.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
+    sigma_s = (style.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
+    return (content - mu_c) / sigma_c * sigma_s + mu_s
+
+
+def _mean_std_loss(output: Tensor, target: Tensor) -> Tensor:
+    flat_o, flat_t = output.flatten(2), target.flatten(2)
+    return (((flat_o.mean(2) - flat_t.mean(2)) ** 2).mean()
+            + ((flat_o.std(2, unbiased=False) - flat_t.std(2, unbiased=False)) ** 2).mean())
+
+
+def stylization_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, batch: Tensor,
+                       config: DecoderConfig) -> dict[str, Tensor]:
+    """The ``adain`` objective on a :class:`artnet.data.PairCrops` batch (contents, then styles)."""
+    n = batch.shape[0] // 2
+    content, style = batch[:n], batch[n:]
+    with torch.no_grad():
+        fc, fs = encoder(content), encoder(style)
+        t = adain_batch(fc, fs)
+        tc = teacher.features(content, aux=True)
+        ts = teacher.features(style, aux=True)
+        target = adain_batch(tc["relu4_1"], ts["relu4_1"])
+    predicted = teacher.features(decoder(t), aux=True)
+    losses = {"content": ((predicted["relu4_1"] - target) ** 2).mean(),
+              "style": sum(_mean_std_loss(predicted[level], ts[level]) for level in TEACHER_LEVELS)}
+    rec = decoder_losses(encoder, decoder, teacher, content, config.perceptual_weight, features=fc, targets=tc)
+    losses.update(pixel=rec["pixel"], perceptual=rec["perceptual"], reconstruction=rec["loss"])
+    losses["loss"] = (config.content_weight * losses["content"] + config.style_weight * losses["style"]
+                      + config.reconstruction_weight * rec["loss"])
+    return losses
+
+
+class ValidationScore:
+    """Teacher-scored content and mean/std style loss on the validation pairs, as ratios to the teacher's AdaIN.
+
+    The teacher's own AdaIN results are computed once; each call stylises the same pairs with the current
+    decoder (AdaIN on the ArtNet encoder, no tiling: validation images are small) and returns
+    ``{"val_content_ratio", "val_style_ratio"}`` (below 1 = better than the teacher on that term).
+    """
+
+    def __init__(self, encoder: GoogLeNetEncoder, teacher: nn.Module, use_shared: bool, size: int,
+                 device: torch.device):
+        from .images import fit_long_side, resize
+        from .metrics import teacher_features
+        from .teacher import load_teacher_decoder
+
+        def prepare(array) -> Tensor:
+            x = to_tensor(array)
+            x = resize(x, *fit_long_side(x.shape[2], x.shape[3], size))
+            return pad_to_multiple(x, 8)[0].to(device)
+
+        contents = [prepare(a) for a in split_images("validation", "content", use_shared).values()]
+        styles = [prepare(a) for a in split_images("validation", "style", use_shared).values()]
+        self.pairs = [(c, s) for c in contents for s in styles]
+        self.encoder, self.teacher = encoder, teacher
+        self.features = lambda image: teacher_features(teacher, image)
+        teacher_decoder = load_teacher_decoder(4).to(device).eval()
+        with torch.no_grad():
+            self.reference = self._scores(lambda c, s: teacher_decoder(adain_batch(teacher(c), teacher(s))))
+
+    def _scores(self, stylise) -> tuple[float, float]:
+        from .metrics import content_loss, style_loss_meanstd
+
+        content_total = style_total = 0.0
+        for c, s in self.pairs:
+            out = stylise(c, s).clamp(0, 1)
+            out_feats = self.features(out)
+            content_total += content_loss(out_feats, self.features(c))
+            style_total += style_loss_meanstd(out_feats, self.features(s))
+        return content_total / len(self.pairs), style_total / len(self.pairs)
+
+    @torch.no_grad()
+    def __call__(self, decoder: Decoder) -> dict[str, float]:
+        if not self.pairs:
+            return {}
+        was_training = decoder.training
+        decoder.eval()
+        try:
+            content, style = self._scores(lambda c, s: decoder(adain_batch(self.encoder(c), self.encoder(s))))
+        finally:
+            decoder.train(was_training)
+        return {"val_content_ratio": round(content / self.reference[0], 4),
+                "val_style_ratio": round(style / self.reference[1], 4)}
 
 
 @torch.no_grad()
@@ -84,6 +198,8 @@ def reconstruction_psnr(encoder: GoogLeNetEncoder, decoder: Decoder, images: dic
 def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | Path | None = None,
                          progress: bool = True) -> dict[str, Any]:
     """Train (or resume) the decoder for the encoder in ``config.encoder``; export float16 weights at the end."""
+    if config.objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {config.objective!r}; choose from {', '.join(OBJECTIVES)}")
     set_threads(config.threads)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
@@ -92,15 +208,33 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
     teacher = load_teacher_encoder(4).to(device)
     decoder = Decoder(encoder.out_channels, config.widths).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
-    train_images = training_images(config.use_shared)
-    sampler = RandomCrops(train_images, config.crop, seed=config.seed)
+    if config.objective == "adain":
+        train_images = split_images("train", "content", config.use_shared)
+        styles = split_images("train", "style", config.use_shared)
+        if not styles:
+            raise InputError("the adain objective needs the ../shared style paintings (set PRUNELAB_SHARED)")
+        sampler = PairCrops(train_images, styles, config.crop, seed=config.seed)
+        validation = ValidationScore(encoder, teacher, config.use_shared, config.validation_size, device)
+
+        def compute(batch: Tensor) -> dict[str, Tensor]:
+            return stylization_losses(encoder, decoder, teacher, batch, config)
+
+        def on_checkpoint(state) -> None:
+            state.history[-1].update(validation(decoder))
+    else:
+        train_images = training_images(config.use_shared)
+        sampler = RandomCrops(train_images, config.crop, seed=config.seed)
+
+        def compute(batch: Tensor) -> dict[str, Tensor]:
+            return decoder_losses(encoder, decoder, teacher, batch, config.perceptual_weight)
+
+        on_checkpoint = None
     modules = {"decoder": decoder}
     state = resume(run_dir, modules, optimizer, sampler)
     decoder.train()
     loop = StepLoop("train-decoder", config.steps, config.lr, config.batch, config.checkpoint_every, modules,
                     optimizer, sampler, run_dir, device)
-    timer = loop.run(state, lambda batch: decoder_losses(encoder, decoder, teacher, batch, config.perceptual_weight),
-                     progress=progress)
+    timer = loop.run(state, compute, on_checkpoint=on_checkpoint, progress=progress)
     decoder.eval().cpu()
     round_to_half(decoder)  # the shipped weights are float16: measure what is shipped
     encoder.cpu()
@@ -112,6 +246,10 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
         "train_loss_last50": round(smoothed(state.history, "loss"), 5),
         "train_pixel_l1_last50": round(smoothed(state.history, "pixel"), 5),
         "train_perceptual_last50": round(smoothed(state.history, "perceptual"), 5),
+        **({"objective": "adain", "train_content_last50": round(smoothed(state.history, "content"), 5),
+            "train_style_last50": round(smoothed(state.history, "style"), 5),
+            **{key: value for key, value in state.history[-1].items() if key.startswith("val_")}}
+           if config.objective == "adain" else {"objective": "reconstruction"}),
         "psnr_heldout_512": round(reconstruction_psnr(encoder, decoder, held), 2),
         "psnr_train_512": round(reconstruction_psnr(encoder, decoder, train_subset), 2),
         "heldout_images": len(held),
