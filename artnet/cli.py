@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-weight", type=float, default=1.0, help="adain objective: style term weight (1)")
     p.add_argument("--reconstruction-weight", type=float, default=1.0,
                    help="adain objective: weight of the reconstruction term (1)")
+    p.add_argument("--init", default="", help="start from these decoder weights (e.g. weights/artnet_decoder.pt) "
+                                              "instead of random ones")
     p.add_argument("--validation-size", type=_size, default=256,
                    help="adain objective: long side of the validation pairs scored at each checkpoint (256)")
 
@@ -442,7 +444,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
                            device=args.device, use_shared=not args.no_shared, objective=args.objective,
                            content_weight=args.content_weight, style_weight=args.style_weight,
                            reconstruction_weight=args.reconstruction_weight,
-                           validation_size=args.validation_size)
+                           validation_size=args.validation_size, init=args.init)
     summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
     if args.export:
         what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")

@@ -43,7 +43,7 @@ from .images import to_tensor
 from .padding import pad_to_multiple, unpad
 from .teacher import load_teacher_encoder
 from .training import RunDir, StepLoop, pick_device, resume, set_threads, smoothed
-from .weights import load_encoder, round_to_half, save_decoder
+from .weights import load_decoder, load_encoder, round_to_half, save_decoder
 
 TEACHER_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -67,6 +67,7 @@ class DecoderConfig:
     style_weight: float = 1.0
     reconstruction_weight: float = 1.0
     validation_size: int = 256
+    init: str = ""
 
 
 OBJECTIVES = ("reconstruction", "adain")
@@ -206,7 +207,13 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
     run_dir = RunDir(run, {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
     encoder = load_encoder(config.encoder or None).to(device).requires_grad_(False)
     teacher = load_teacher_encoder(4).to(device)
-    decoder = Decoder(encoder.out_channels, config.widths).to(device)
+    if config.init:  # start from trained weights (e.g. the shipped reconstruction decoder); a checkpoint wins
+        decoder = load_decoder(config.init).train().to(device)
+        if decoder.in_channels != encoder.out_channels:
+            raise InputError(f"--init decoder {config.init} takes {decoder.in_channels} channels, the encoder "
+                             f"gives {encoder.out_channels}")
+    else:
+        decoder = Decoder(encoder.out_channels, config.widths).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     if config.objective == "adain":
         train_images = split_images("train", "content", config.use_shared)
@@ -220,7 +227,9 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
             return stylization_losses(encoder, decoder, teacher, batch, config)
 
         def on_checkpoint(state) -> None:
-            state.history[-1].update(validation(decoder))
+            scores = validation(decoder)
+            state.history[-1].update(scores)
+            run_dir.append_log({"step": state.step, **scores})
     else:
         train_images = training_images(config.use_shared)
         sampler = RandomCrops(train_images, config.crop, seed=config.seed)
