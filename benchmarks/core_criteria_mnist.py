@@ -56,7 +56,9 @@ TORCH_PRUNING = ["tp_magnitude", "tp_taylor", "tp_magnitude_native"]
 #: 16 (one AVX-512 vector of float32: on 7x7-14x14 maps a convolution costs the same for every width inside a
 #: block of 16); ``cpmc_latency`` ranks with measured layer latency at batch 64 instead of FLOPs as its cost.
 VARIANTS = {"cpmc_r16": ("cpmc", {"round_to": 16}), "tp_magnitude_r16": ("tp_magnitude", {"round_to": 16}),
-            "cpmc_latency": ("cpmc", {"cost": "latency", "latency_batch_size": 64})}
+            "cpmc_latency": ("cpmc", {"cost": "latency", "latency_batch_size": 64}),
+            # the per-layer floor before min_kept_fraction=0.1 became the default: one channel per layer
+            "cpmc_floor0": ("cpmc", {"min_kept_fraction": 0.0}), "l1_floor0": ("l1", {"min_kept_fraction": 0.0})}
 DATA_DRIVEN = {"taylor", "tp_taylor"}
 
 
