@@ -79,6 +79,8 @@ def main() -> int:
             oof = np.array([r["probability"] for r in trained.report["cv"]["out_of_fold"]])
             rows.append(row(label, trained.report["cv"]["metrics"], data.labels, oof))
             results[label] = trained.report["cv"]
+            print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)  # each row as it comes
+            save_json(results, Path(args.out))
     x = prepare(data, init.preprocess)
     p = sigmoid(init.final.decision_function(x, init.preprocess.fps) / init.temperature)
     rows.append(row("shipped model (synthetic only, no MINI-RGBD training)", classification_report(data.labels, p),
