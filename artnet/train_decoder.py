@@ -167,13 +167,18 @@ class ValidationScore:
         return content_total / len(self.pairs), style_total / len(self.pairs)
 
     @torch.no_grad()
-    def __call__(self, decoder: Decoder) -> dict[str, float]:
+    def __call__(self, decoder: Decoder, alpha: float = 1.0) -> dict[str, float]:
         if not self.pairs:
             return {}
         was_training = decoder.training
         decoder.eval()
+
+        def stylise(c: Tensor, s: Tensor) -> Tensor:
+            fc = self.encoder(c)
+            return decoder(alpha * adain_batch(fc, self.encoder(s)) + (1 - alpha) * fc)
+
         try:
-            content, style = self._scores(lambda c, s: decoder(adain_batch(self.encoder(c), self.encoder(s))))
+            content, style = self._scores(stylise)
         finally:
             decoder.train(was_training)
         return {"val_content_ratio": round(content / self.reference[0], 4),
