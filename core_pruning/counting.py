@@ -75,6 +75,8 @@ class LayerShapes:
 
     def _hook(self, module: nn.Module, inputs: Sequence[torch.Tensor], output: torch.Tensor) -> None:
         if isinstance(module, nn.MultiheadAttention):
+            if not inputs:  # called with keyword arguments only: its cost estimate stays 0 (count_macs still sees it)
+                return
             q, k = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
             batch_first = getattr(module, "batch_first", False) and q.dim() == 3
             lq = q.shape[1] if batch_first else q.shape[0]

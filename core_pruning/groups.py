@@ -234,9 +234,10 @@ def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, id
     """Why a group touching a module-less parameter cannot be pruned, or ``None`` when it can.
 
     A loose parameter of the model itself (ViT's class token and position embedding, a user's per-channel scale)
-    is fine when the dimension Torch-Pruning prunes (its last non-singleton one) is the group's channels. A weight of a conv/linear layer
-    reached as a loose parameter is used outside its module's forward (``F.linear(x, self.qkv.weight)`` in
-    Swin's attention): its layer's other dimension and attributes would not follow, so the group is left whole.
+    is fine when the dimension Torch-Pruning prunes (its last non-singleton one) is the group's channels. A weight
+    of a conv/linear layer reached as a loose parameter is used outside its module's forward
+    (``F.linear(x, self.qkv.weight)`` in Swin's attention): its layer's other dimension and attributes would not
+    follow, so the group is left whole.
     """
     dg = getattr(group, "_DG", None)
     model = getattr(dg, "model", None)

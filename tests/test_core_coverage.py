@@ -192,7 +192,7 @@ def test_zero_pruning_of_an_attention_model_removes_whole_units_only():
 
 def test_default_floor_keeps_every_layer_usable_and_report_lists_the_narrowest():
     torch.manual_seed(0)
-    x = torch.randn(1, 3, 64, 64)
+    x = torch.randn(1, 3, 32, 32)
     floored = torchvision.models.resnet50(weights=None).eval()
     report = cp.prune(floored, x, criterion="cpmc", target_flops=0.5).report
     convs = {n: m.out_channels for n, m in floored.named_modules() if isinstance(m, nn.Conv2d)}

@@ -18,7 +18,7 @@ import torchvision
 from core_pruning.counting import count_macs
 
 ALL = torchvision.models.list_models(module=torchvision.models)
-DEFAULT_RUN = ["mobilenet_v3_small", "regnet_y_400mf", "squeezenet1_0", "shufflenet_v2_x0_5", "vit_b_16"]
+DEFAULT_RUN = ["regnet_y_400mf", "squeezenet1_0", "shufflenet_v2_x0_5", "vit_b_16"]
 MISSES_PRODUCTS = ("swin", "maxvit")  # attention products outside modules: Torch-Pruning counts less
 
 
