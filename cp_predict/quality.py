@@ -22,10 +22,11 @@ RECOMMENDED_SECONDS = 10.0
 # so recordings below 10 fps cannot show them and are refused rather than up-sampled into fake smoothness.
 MIN_ASSESSABLE_FPS = 10.0
 # "Not assessable" gates (a result with no probability). Movement: the median over the four limbs of the
-# wrist's / ankle's range of motion relative to its shoulder / hip (5th-95th percentile of the 0.2 s-smoothed
-# distance, trunk lengths). Measured: MINI-RGBD 12 infants, 1000 generated infants (README); a frozen skeleton
-# with detector-sized jitter stays below 0.01.
-MIN_LIMB_RANGE = 0.03
+# wrist's / ankle's range of motion relative to its shoulder / hip (5th-95th percentile of the 0.5 s-smoothed
+# distance, trunk lengths). Measured 2026-12-03: MINI-RGBD >= 0.23, 2000 generated infants (seeds 1-4) >= 0.038,
+# the 12 MINI-RGBD first frames frozen with detector-sized jitter (1.35 px) <= 0.017.
+MIN_LIMB_RANGE = 0.025
+SMOOTH_S = 0.5  # moving-average window of the range-of-motion measure (damps detector jitter)
 MIN_DETECTED_FRACTION = 0.5  # the infant (half of its joints) found in at least half of the frames
 MAX_END_EFFECTOR_MISSING = 0.6  # any wrist/ankle missing more often than this: its limb cannot be judged
 
@@ -61,7 +62,7 @@ def require_frame_rate(fps: float, what: str = "input") -> None:
 def limb_range_of_motion(seq: np.ndarray, fps: float, conf_threshold: float = 0.1) -> float:
     """Median over the four limbs of the end effector's range of motion relative to its proximal joint.
 
-    Trunk lengths; 5th-95th percentile of the 0.2 s moving average of the distance, over frames where both
+    Trunk lengths; 5th-95th percentile of the :data:`SMOOTH_S` moving average of the distance, over frames where both
     joints were detected (NaN when a limb has fewer than 1 s of such frames; the median skips it).
     """
     x, y, c = (np.asarray(a, dtype=float) for a in seq)
@@ -71,7 +72,7 @@ def limb_range_of_motion(seq: np.ndarray, fps: float, conf_threshold: float = 0.
     scale = float(np.median(trunk)) if trunk.size else 0.0
     if scale <= 1e-6:
         return 0.0
-    width = max(1, int(round(0.2 * fps)))
+    width = max(1, int(round(SMOOTH_S * fps)))
     ranges = []
     for prox, _, dist in LIMBS.values():
         ok = (c[:, prox] >= conf_threshold) & (c[:, dist] >= conf_threshold)
