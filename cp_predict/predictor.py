@@ -17,8 +17,6 @@ data-quality report. Everything is labelled research use only.
 from __future__ import annotations
 
 import json
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +109,9 @@ def load_model(path: str | Path | None = None) -> TrainedModel:
         raise InputError(f"model file {p} not found (train one with: python -m cp_predict train --data ... --out DIR)")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+    except PermissionError:
+        raise
+    except Exception as exc:  # corrupt zip, truncated or legacy pickle (IndexError on a 1-byte file), not torch
         # PyTorch's own text is left out: it advises weakening weights_only, which we never do
         raise InputError(f"{p}: not a readable cp_predict model (damaged, or not a PyTorch checkpoint: "
                          f"{type(exc).__name__})") from None

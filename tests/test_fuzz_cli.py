@@ -556,10 +556,7 @@ def test_weights_loaders_random_bytes(payload, tmp_path):
         _expect_input_error_or_value(load, path)
 
 
-# Found by the random-bytes fuzzing above, in modules other engineers are changing right now (left to them;
-# strict: these fail loudly once fixed, so the marker is then removed).
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="cp_predict.predictor.load_model lets torch.load's IndexError through (a 1-byte file)")
+# Found by the random-bytes fuzzing above (torch.load's legacy-pickle path raised IndexError on a 1-byte file).
 def test_cp_model_loader_one_byte_file(tmp_path):
     from cp_predict.predictor import load_model
 
