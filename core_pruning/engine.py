@@ -6,10 +6,11 @@ and removes channels from the bottom until their estimated saving reaches the st
 ``step_fraction`` of the original budget, and never more than what is left to the target). The
 FLOPs/params are then re-computed from the pruned layers, so the estimate's first-order error
 (two pruned neighbours share one weight) is corrected on the next step. The loop stops as soon as
-the budget is met, so the achieved value lands just under the target. FLOPs are re-measured with
-:func:`core_pruning.counting.count_macs` (the one FLOPs definition: every conv/linear/matmul and the attention
-products). Groups of grouped convolutions or attention heads are selected in units that keep every conv group /
-head the same width (:mod:`core_pruning.groups`). By default no group keeps less than ``DEFAULT_MIN_KEPT_FRACTION``
+the budget is met, so the achieved value lands just under the target. FLOPs follow the one definition of
+:func:`core_pruning.counting.count_macs` (every conv/linear/matmul and the attention products): re-counted
+analytically from layer widths when that count equals the measured one at the start, else measured each step.
+Groups of grouped convolutions or attention heads are selected in units that keep every conv group / head the
+same width (:mod:`core_pruning.groups`). By default no group keeps less than ``DEFAULT_MIN_KEPT_FRACTION``
 of its channels, so no layer collapses. With ``round_to`` > 1 the
 units of that list are blocks of channels that keep every count a multiple of ``round_to``, and a block
 that would overshoot the target by more than ``BUDGET_TOLERANCE`` is passed over for a smaller one.
@@ -144,6 +145,10 @@ class _Pruner:
         self.shapes = LayerShapes(model, example_inputs)
         self.dg = build_graph(model, example_inputs)
         self.unsupported: dict[str, str] = {}  # root layer -> why its group is left whole
+        # The analytic count (conv/linear/attention layers) is exact when it equals the measured one (CNNs, ViT):
+        # then each step re-counts analytically; otherwise (F.linear or einsum outside layers: Swin, MaxViT)
+        # each step runs a counted forward pass (2-3x a plain forward).
+        self.analytic_is_exact = self.shapes.flops() == count_macs(model, example_inputs)
         self.index_map = _out_channel_layers(model)  # layer -> original index of each current channel
         self.original_sizes = {name: len(kept) for name, kept in self.index_map.items()}
         self.original_size = {g.root_name: g.size for g in self.groups()}
@@ -160,6 +165,8 @@ class _Pruner:
 
     def metric(self, kind: str) -> float:
         if kind == "flops":
+            if self.analytic_is_exact:
+                return float(self.shapes.flops())
             return float(count_macs(self.model, self.example_inputs))
         if kind == "params":
             return float(count_params(self.model))
