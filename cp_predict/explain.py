@@ -65,6 +65,10 @@ def _areas(curves: np.ndarray) -> np.ndarray:
     return ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
 
 
+#: Most sequences per model call in :func:`occlusion_importance` (one call for a single infant's 18 joints).
+OCCLUSION_BATCH = 256
+
+
 def occlusion_importance(model: RiskModel, x: np.ndarray, fps: float) -> np.ndarray:
     """Per-infant joint importance ``(N, V)`` by occlusion: how much freezing each joint alone (its movement
     removed, posture kept) lowers the logit of the class the model predicts for *this* infant; clipped at 0
@@ -77,10 +81,16 @@ def occlusion_importance(model: RiskModel, x: np.ndarray, fps: float) -> np.ndar
     sign = np.where(base >= 0, 1.0, -1.0)
     n, _, _, v = x.shape
     effect = np.zeros((n, v))
-    for j in range(v):
-        frozen = np.zeros((n, v), dtype=bool)
-        frozen[:, j] = True
-        effect[:, j] = sign * (base - model.decision_function(freeze_joints(x, frozen), fps))
+    per_call = max(1, OCCLUSION_BATCH // n)  # joints whose frozen copies go through the model in one batch
+    for first in range(0, v, per_call):
+        joints = range(first, min(v, first + per_call))
+        copies = []
+        for j in joints:
+            frozen = np.zeros((n, v), dtype=bool)
+            frozen[:, j] = True
+            copies.append(freeze_joints(x, frozen))
+        scores = model.decision_function(np.concatenate(copies), fps).reshape(len(joints), n)
+        effect[:, first:first + len(joints)] = (sign * (base - scores)).T
     effect = np.clip(effect, 0.0, None)
     total = effect.sum(axis=1, keepdims=True)
     return np.where(total > 0, effect / np.maximum(total, 1e-12), 0.0)

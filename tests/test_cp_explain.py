@@ -218,3 +218,19 @@ def test_one_model_gives_different_top_joints_to_infants_with_different_planted_
         tops.append({names[i] for i in np.argsort(-imp[infant])[:2]})
         assert precision_at_k(imp[infant], list(planted)) >= 0.5, tops[-1]
     assert tops[0] != tops[1]
+
+
+def test_batched_inference_equals_one_call_per_window_and_joint(monkeypatch):
+    """Occlusion stacks every joint's frozen copy, and inference every time window, into one forward: same numbers."""
+    import cp_predict.explain as explain_module
+    import cp_predict.models.neural as neural
+    from cp_predict.predictor import load_model
+
+    model = load_model().final
+    x = prepare(generate(GeneratorConfig(n=6, seed=3)))
+    batched = explain_module.occlusion_importance(model, x, 25.0), model._window_means(x)
+    monkeypatch.setattr(explain_module, "OCCLUSION_BATCH", 1)
+    monkeypatch.setattr(neural, "WINDOW_BATCH", 1)
+    single = explain_module.occlusion_importance(model, x, 25.0), model._window_means(x)
+    assert np.allclose(batched[0], single[0], atol=1e-6)
+    assert np.allclose(batched[1][0], single[1][0], atol=1e-6) and np.allclose(batched[1][1], single[1][1], atol=1e-6)

@@ -23,6 +23,8 @@ from cp_predict.models.stgcn import STGCN
 from cp_predict.preprocess import windows
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"attention": JointAttentionNet, "stgcn": STGCN}
+#: Most sequences per forward at inference: the time windows of a batch are stacked into one call.
+WINDOW_BATCH = 256
 FINE_TUNE_LR_FACTOR = 0.25  # fine-tuning starts near a good solution: a smaller step keeps it there
 
 
@@ -129,11 +131,21 @@ class TorchRiskModel(RiskModel):
     def _window_means(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits and attention weights (None without attention), each averaged over the time windows."""
         self.net.eval()
-        outputs = [self.net(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))) for w in self._windowed(x)]
-        logits = np.mean(np.stack([o[0].numpy() for o in outputs]), axis=0).astype(np.float64)
-        if outputs[0][1] is None:
-            return logits, None
-        return logits, np.mean(np.stack([o[1].numpy() for o in outputs]), axis=0).astype(np.float64)
+        parts = self._windowed(x)
+        n = x.shape[0]
+        per_call = max(1, WINDOW_BATCH // max(1, n))  # windows stacked into one forward (fewer, larger calls)
+        logits, weights = [], []
+        for first in range(0, len(parts), per_call):
+            chunk = parts[first:first + per_call]
+            batch = torch.from_numpy(np.ascontiguousarray(np.concatenate(chunk), dtype=np.float32))
+            out_logits, out_weights = self.net(batch)[:2]
+            logits.append(out_logits.numpy().reshape(len(chunk), n, *out_logits.shape[1:]))
+            if out_weights is not None:
+                weights.append(out_weights.numpy().reshape(len(chunk), n, *out_weights.shape[1:]))
+        mean_logits = np.concatenate(logits).mean(axis=0).astype(np.float64)
+        if not weights:
+            return mean_logits, None
+        return mean_logits, np.concatenate(weights).mean(axis=0).astype(np.float64)
 
     def decision_function(self, x: np.ndarray, fps: float) -> np.ndarray:
         return self._window_means(x)[0]
