@@ -58,6 +58,8 @@ class PruningPlan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PruningPlan:
+        if not isinstance(data, dict):
+            raise PlanMismatch(f"not a prunelab plan (a JSON {type(data).__name__}, expected an object)")
         if data.get("format") != PLAN_FORMAT:
             raise PlanMismatch(f"not a prunelab plan (format {data.get('format')!r}, expected {PLAN_FORMAT!r})")
         try:

@@ -565,8 +565,6 @@ def test_cp_model_loader_one_byte_file(tmp_path):
         load_model(tmp_path / "model.pt")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="core_pruning.plan.PruningPlan.load assumes the JSON is an object ('0' gives AttributeError)")
 def test_plan_loader_json_that_is_no_object(tmp_path):
     from core_pruning.plan import PruningPlan
 
