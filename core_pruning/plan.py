@@ -88,7 +88,7 @@ def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
 
     A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)``
     (ShuffleNetV2's channel shuffle reshapes the channel dimension into (groups, channels/groups), which its
-    reshape index mapping divides by zero on).
+    reshape index mapping divides by zero on; Swin-S/B's index mapping meets a ``None`` size: TypeError).
     """
     was_training = model.training
     model.eval()
@@ -96,7 +96,7 @@ def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
             return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
-    except (ZeroDivisionError, IndexError, KeyError, ValueError, AssertionError) as exc:
+    except (ZeroDivisionError, IndexError, KeyError, ValueError, AssertionError, TypeError) as exc:
         raise InputError(f"unsupported: {_failing_layer(model, exc)} (Torch-Pruning cannot trace its channels: "
                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})") from exc
     finally:

@@ -5,7 +5,8 @@ input with random weights (``weights=None``, never downloaded): one per family i
 under ``slow``. Each run asserts the output shape is kept, the FLOPs (re-counted with PyTorch's own
 ``FlopCounterMode``) are within ±2% of the target, and that replaying the plan on a fresh instance gives the
 same shapes and outputs. Left out / special (README, "Model coverage"): ShuffleNetV2 (a one-line ``unsupported``
-error: its channel shuffle cannot be traced), Swin (only MLP hidden dims are prunable: target 0.8).
+error: its channel shuffle cannot be traced), Swin-S/B (one-line ``unsupported``: Torch-Pruning cannot trace them),
+Swin-T/V2 (only MLP hidden dims are prunable: target 0.8).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import core_pruning as cp
 from core_pruning.utils import InputError
 
 ALL = torchvision.models.list_models(module=torchvision.models)
-UNSUPPORTED = {"shufflenet": "channel shuffle"}  # family prefix -> words the one-line error must contain
+# name prefix -> words the one-line error must contain (Swin-S/B: Torch-Pruning's index mapping fails in tracing
+# with a TypeError; Swin-T traces)
+UNSUPPORTED = {"shufflenet": "channel shuffle", "swin_s": "cannot trace", "swin_b": "cannot trace"}
 DEFAULT_RUN = ["resnet18", "regnet_x_400mf", "mobilenet_v3_small", "efficientnet_b0", "squeezenet1_0",
                "convnext_tiny", "vit_b_16", "shufflenet_v2_x0_5", "inception_v3", "mnasnet0_5"]
 
@@ -39,7 +42,8 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     if name in ("inception_v3", "googlenet"):
         kwargs, size = {"aux_logits": False, "init_weights": False}, 75 if name == "inception_v3" else 32
     elif name.startswith("vit"):
-        kwargs = {"image_size": 28 if name == "vit_h_14" else 32}
+        kwargs = {"image_size": 28 if name == "vit_h_14" else 32}  # a multiple of the patch size (14 for ViT-H)
+        size = kwargs["image_size"]
     elif name == "alexnet":
         size = 64
     elif name == "maxvit_t":
