@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError, atomic_write_text
+from core_pruning.utils import InputError, atomic_write_text, check_output_path
 
 FORMATS = ("onnx", "torchscript")
 #: Largest max |difference| (pixels in [0, 1]) accepted between the exported graph and PyTorch.
@@ -153,10 +153,8 @@ def export(encoder: nn.Module, decoder: nn.Module, fmt: str, out_dir: str | Path
     folder = Path(out_dir)
     name = "artnet_adain.onnx" if fmt == "onnx" else "artnet_adain.torchscript.pt"
     path, card = folder / name, folder / "artnet_adain.json"
-    for target in (path, card):
-        if target.exists() and not force:
-            raise InputError(f"{target} already exists (use --force to overwrite)")
-    folder.mkdir(parents=True, exist_ok=True)
+    for target in (path, card):  # existing files kept without force; dangling links and files in the way refused
+        check_output_path(target, force=force)
     graph = AdaINGraph(encoder, decoder).eval().requires_grad_(False)
     tmp = folder / f".{name}.partial"
     try:

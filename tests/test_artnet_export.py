@@ -109,3 +109,10 @@ def test_out_is_a_file(tmp_path, capsys) -> None:
     assert "is a file" in capsys.readouterr().err
     assert out.read_text() == "keep"
 
+
+
+def test_dangling_link_in_the_way_is_refused(tmp_path, capsys) -> None:
+    (tmp_path / "artnet_adain.json").symlink_to(tmp_path / "missing.json")
+    assert main(["export", "--format", "torchscript", "--out", str(tmp_path)]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert not (tmp_path / "artnet_adain.torchscript.pt").exists()
