@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from artnet.transforms import adain_batch
 from core_pruning.utils import InputError, atomic_write_text, check_output_path
 
 FORMATS = ("onnx", "torchscript")
@@ -43,17 +44,9 @@ class AdaINGraph(nn.Module):
         self.decoder = decoder.eval()
         self.eps = eps
 
-    def _mean_std(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        mean = features.mean(dim=(2, 3), keepdim=True)
-        var = (features - mean).square().mean(dim=(2, 3), keepdim=True)
-        return mean, torch.sqrt(var + self.eps)
-
     def forward(self, content: Tensor, style: Tensor, alpha: Tensor) -> Tensor:
         fc = self.encoder(content)
-        fs = self.encoder(style)
-        mu_c, sigma_c = self._mean_std(fc)
-        mu_s, sigma_s = self._mean_std(fs)
-        stylised = (fc - mu_c) / sigma_c * sigma_s + mu_s
+        stylised = adain_batch(fc, self.encoder(style), self.eps)
         mixed = alpha * stylised + (1 - alpha) * fc
         return self.decoder(mixed).clamp(0, 1)
 

@@ -43,6 +43,7 @@ from .images import to_tensor
 from .padding import pad_to_multiple, unpad
 from .teacher import load_teacher_encoder
 from .training import RunDir, StepLoop, pick_device, resume, set_threads, smoothed
+from .transforms import adain_batch
 from .weights import load_decoder, load_encoder, round_to_half, save_decoder
 
 TEACHER_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -90,14 +91,6 @@ def decoder_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Modu
     losses["perceptual"] = perceptual
     losses["loss"] = losses["pixel"] + perceptual_weight * perceptual
     return losses
-
-
-def adain_batch(content: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:
-    """Per-sample AdaIN of ``(N, C, H, W)`` features (population variance, as :func:`artnet.transforms.adain`)."""
-    mu_c, mu_s = content.mean((2, 3), keepdim=True), style.mean((2, 3), keepdim=True)
-    sigma_c = (content.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
-    sigma_s = (style.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
-    return (content - mu_c) / sigma_c * sigma_s + mu_s
 
 
 def _mean_std_loss(output: Tensor, target: Tensor) -> Tensor:

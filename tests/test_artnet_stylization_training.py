@@ -11,7 +11,8 @@ from artnet.cli import main
 from artnet.data import STYLIZATION_SPLIT, TRAIN_WHEEL, PairCrops, shared_style_images, split_images, wheel_image
 from artnet.decoder import Decoder
 from artnet.encoder import GoogLeNetEncoder
-from artnet.train_decoder import DecoderConfig, adain_batch, stylization_losses
+from artnet.train_decoder import DecoderConfig, stylization_losses
+from artnet.transforms import adain_batch
 
 
 @pytest.mark.shared

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from .adain import adain
+from .adain import adain, adain_batch
 from .s2 import s2, style_swap
 from .stats import StatsHook, StyleFeatures, as_style, mean_cov, mean_std, with_prefix
 from .wct import wct
 
 TRANSFORMS: dict[str, Callable[..., Tensor]] = {"s2": s2, "adain": adain, "wct": wct}
 
-__all__ = ["TRANSFORMS", "StatsHook", "StyleFeatures", "adain", "as_style", "mean_cov", "mean_std", "s2",
+__all__ = ["TRANSFORMS", "StatsHook", "StyleFeatures", "adain", "adain_batch", "as_style", "mean_cov", "mean_std", "s2",
            "style_swap", "wct", "with_prefix"]

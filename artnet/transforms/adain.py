@@ -21,3 +21,15 @@ def adain(content: Tensor, style: Tensor | StyleFeatures, content_mask: Tensor |
     mu_s, sigma_s = as_style(style).mean_std()
     gain = (sigma_s / sigma_c)[:, None, None]
     return (content - mu_c[:, None, None]).mul_(gain).add_(mu_s[:, None, None])
+
+
+def adain_batch(content: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:
+    """Per-sample AdaIN of ``(N, C, H, W)`` features, differentiable and without chunking or hooks.
+
+    The same statistics as :func:`adain` (population variance, ``sqrt(var + eps)``), for training losses and for
+    exported graphs, where the bounded-memory single-image path does not fit.
+    """
+    mu_c, mu_s = content.mean((2, 3), keepdim=True), style.mean((2, 3), keepdim=True)
+    sigma_c = (content.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
+    sigma_s = (style.var((2, 3), unbiased=False, keepdim=True) + eps).sqrt()
+    return (content - mu_c) / sigma_c * sigma_s + mu_s
