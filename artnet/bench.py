@@ -38,7 +38,8 @@ from typing import Any
 
 import torch
 
-from core_pruning.utils import InputError, cpu_name
+from prunelab.errors import InputError
+from prunelab.machine import cpu_name
 
 from .model import ArtNet
 from .runtime import allocated_bytes

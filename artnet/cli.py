@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils import InputError, check_output_path, cli_entry, error_message, positive_int, print_json
+from prunelab.cli import cli_entry, positive_int, print_json
+from prunelab.errors import InputError, error_message
+from prunelab.io import check_output_path
 
 TRANSFORM_CHOICES = ("s2", "adain", "wct")
 Handler = Callable[[argparse.Namespace], int]
@@ -232,8 +234,9 @@ def _transform_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_net(args: argparse.Namespace):
+    from prunelab.device import set_threads
+
     from .model import ArtNet
-    from .training import set_threads
 
     set_threads(args.threads)
     return ArtNet.load(args.encoder, args.decoder, device=args.device, tile=args.tile)
@@ -375,11 +378,12 @@ def _video(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from prunelab.device import resolve_device, set_threads
+
     from .bench import format_table, run_bench
-    from .training import pick_device, set_threads
 
     set_threads(args.threads)
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not sizes or not models:
@@ -418,7 +422,7 @@ def _prune(args: argparse.Namespace) -> int:
     from .pruning_run import run_pruning
 
     out = check_output_path(args.out, force=args.force)
-    from .training import set_threads
+    from prunelab.device import set_threads
 
     set_threads(args.threads)
     report = run_pruning(Path(args.encoder), out, use_shared=not args.no_shared,
@@ -454,9 +458,10 @@ def _train_decoder(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from prunelab.device import set_threads
+
     from .export import export
     from .model import ArtNet
-    from .training import set_threads
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from core_pruning.shared_data import has_shared, shared_path
+from prunelab.paths import has_shared, shared_path
 
 from .images import list_images, load_image
 

@@ -45,12 +45,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError
+from prunelab.device import resolve_device, set_threads
+from prunelab.errors import InputError
 
 from .data import RandomCrops, heldout_images, training_images
 from .encoder import ConvBNReLU, ConvReLU, GoogLeNetEncoder, fold_batchnorm
 from .teacher import load_teacher_encoder
-from .training import RunDir, RunState, StepLoop, pick_device, resume, set_threads, smoothed
+from .training import RunDir, RunState, StepLoop, resume, smoothed
 from .weights import save_encoder
 
 #: student level -> (teacher feature, weight in the loss): the pairs a run may match
@@ -144,7 +145,7 @@ def run_distillation(config: DistillConfig, run: str | Path, export: str | Path 
                      progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a distillation run; export the folded float16 encoder to ``export`` at the end."""
     set_threads(config.threads)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     run_dir = RunDir(run, {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
     teacher = load_teacher_encoder(4).to(device)

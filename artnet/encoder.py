@@ -30,7 +30,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 #: Feature levels returned by :meth:`GoogLeNetEncoder.forward_levels`, with their down-sampling factor.
 LEVELS: dict[str, int] = {"conv1": 2, "conv3": 4, "inception3b": 8}

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from artnet.transforms import adain_batch
-from core_pruning.utils import InputError, atomic_write_text, check_output_path
+from prunelab.errors import InputError
+from prunelab.io import atomic_write_text, check_output_path
 
 FORMATS = ("onnx", "torchscript")
 #: Largest max |difference| (pixels in [0, 1]) accepted between the exported graph and PyTorch.

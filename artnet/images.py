@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 #: Largest input accepted before decoding (pixels). Bigger files are refused, not silently shrunk.
 MAX_INPUT_PIXELS = 80_000_000
@@ -143,9 +143,9 @@ def load_tensor(source: str | Path | bytes, size: int = 0) -> Tensor:
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> Path:
     """Write an image atomically (temporary file + rename); format from the suffix (default PNG).
 
-    The file follows the umask; a failed write raises :class:`~core_pruning.utils.OutputError` naming ``path``.
+    The file follows the umask; a failed write raises :class:`~prunelab.errors.OutputError` naming ``path``.
     """
-    from core_pruning.utils.io import atomic_write_with
+    from prunelab.io import atomic_write_with
 
     array = image if isinstance(image, np.ndarray) else to_uint8(image)
     path = Path(path)

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError
+from prunelab.device import resolve_device
+from prunelab.errors import InputError
 
 from .color import preserve_color as _preserve_color
 from .decoder import Decoder
@@ -28,7 +29,6 @@ from .images import fit_long_side, resize
 from .padding import pad_to_multiple, unpad
 from .runtime import retain_freed_memory
 from .tiling import decode_tiled, encode_tiled
-from .training import pick_device
 from .transforms import TRANSFORMS, StatsHook, StyleFeatures, with_prefix
 
 #: Default long side of style images (style statistics barely change above it; bigger costs S2 time).
@@ -73,7 +73,7 @@ class ArtNet:
         if decoder.in_channels != encoder.out_channels:
             raise InputError(f"decoder expects {decoder.in_channels} channels but the encoder gives "
                              f"{encoder.out_channels}: they were not trained together")
-        self.device = pick_device(str(device)) if isinstance(device, str) else device
+        self.device = resolve_device(str(device)) if isinstance(device, str) else device
         if self.device.type == "cpu":
             retain_freed_memory()  # freed activations stay mapped for the next layer/tile/call (artnet.runtime)
         memory_format = torch.channels_last
@@ -98,7 +98,7 @@ class ArtNet:
         if encoder == "pruned":
             enc = load_encoder()
         elif encoder == "unpruned":
-            from core_pruning.utils import weights_file
+            from prunelab.paths import weights_file
 
             enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
             dec = widen_decoder_for(dec, enc)

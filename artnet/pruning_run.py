@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 from .data import heldout_images, training_images
 from .prune import (

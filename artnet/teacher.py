@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core_pruning.shared_data import shared_path
+from prunelab.paths import shared_path
 
 TEACHER_DIR = ("weights", "teacher-cd16x")
 #: Encoder layers per stage (stage k ends with relu_k_1 being the first conv of stage k).

@@ -34,7 +34,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError
+from prunelab.device import resolve_device, set_threads
+from prunelab.errors import InputError
 
 from .data import PairCrops, RandomCrops, heldout_images, split_images, training_images
 from .decoder import Decoder
@@ -42,7 +43,7 @@ from .encoder import GoogLeNetEncoder
 from .images import to_tensor
 from .padding import pad_to_multiple, unpad
 from .teacher import load_teacher_encoder
-from .training import RunDir, StepLoop, pick_device, resume, set_threads, smoothed
+from .training import RunDir, StepLoop, resume, smoothed
 from .transforms import adain_batch
 from .weights import load_decoder, load_encoder, round_to_half, save_decoder
 
@@ -200,7 +201,7 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
     if config.objective not in OBJECTIVES:
         raise InputError(f"unknown objective {config.objective!r}; choose from {', '.join(OBJECTIVES)}")
     set_threads(config.threads)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     run_dir = RunDir(run, {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
     encoder = load_encoder(config.encoder or None).to(device).requires_grad_(False)
@@ -208,8 +209,8 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
     if config.init:  # start from trained weights (e.g. the shipped reconstruction decoder); a checkpoint wins
         decoder = load_decoder(config.init).train().to(device)
         if decoder.in_channels != encoder.out_channels:
-            raise InputError(f"--init decoder {config.init} takes {decoder.in_channels} channels, the encoder "
-                             f"gives {encoder.out_channels}")
+            raise InputError(f"{{option}} decoder {config.init} takes {decoder.in_channels} channels, the encoder "
+                             f"gives {encoder.out_channels}", option="init")
     else:
         decoder = Decoder(encoder.out_channels, config.widths).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)

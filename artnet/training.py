@@ -1,4 +1,4 @@
-"""What the two training scripts (distill, train-decoder) share: device, schedule, resumable checkpoints.
+"""What the two training scripts (distill, train-decoder) share: schedule and resumable checkpoints.
 
 Training on a 2-core CPU takes hours, so runs must survive interruption: every ``checkpoint_every`` steps
 the full state (model, optimiser, sampler RNG, step, loss history) is written atomically to
@@ -17,28 +17,8 @@ from typing import Any
 
 import torch
 
-from core_pruning.utils import InputError, atomic_save
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` takes CUDA when present; anything else must be a valid, available torch device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"unknown device {name!r}: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device cuda requested but CUDA is not available on this machine")
-    return device
-
-
-def set_threads(threads: int) -> None:
-    """Bound CPU threads (the machine is shared); 0 leaves torch's default."""
-    if threads < 0:
-        raise InputError(f"threads must be >= 0, got {threads}")
-    if threads:
-        torch.set_num_threads(threads)
+from prunelab.errors import InputError
+from prunelab.io import atomic_save
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.02) -> float:

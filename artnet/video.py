@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import torch
 
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 from .images import list_images, load_image, to_tensor, to_uint8
 from .model import ArtNet

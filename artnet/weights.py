@@ -14,7 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from core_pruning.utils import InputError, atomic_save, atomic_write_text, weights_file
+from prunelab.errors import InputError
+from prunelab.io import atomic_save, atomic_write_text
+from prunelab.paths import weights_file
 
 from .decoder import Decoder
 from .encoder import GoogLeNetEncoder, encoder_from_folded_state_dict

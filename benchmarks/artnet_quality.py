@@ -39,7 +39,7 @@ from artnet.metrics import (
     teacher_features,
 )
 from artnet.teacher import load_teacher_decoder, load_teacher_encoder
-from core_pruning.shared_data import shared_path
+from prunelab.paths import shared_path
 
 METHODS = {  # name -> (network, transform, transform options)
     "artnet_s2": ("artnet", "s2", {}),  # default swap strength (artnet.transforms.s2.SWAP_WEIGHT)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from artnet.bench import DEFAULT_SIZES, MODELS, format_table, run_bench
-from artnet.training import pick_device
+from prunelab.device import resolve_device
 
 
 def main() -> int:
@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--tile", type=int, default=1024)
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     result = run_bench(args.sizes.split(","), args.models.split(","), device, args.repeats, args.tile,
                        progress=lambda line: print(line, file=sys.stderr, flush=True))
     result["command"] = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])

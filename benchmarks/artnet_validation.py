@@ -22,7 +22,7 @@ from artnet.decoder import Decoder
 from artnet.teacher import load_teacher_encoder
 from artnet.train_decoder import ValidationScore
 from artnet.weights import load_decoder, load_encoder
-from core_pruning.utils import cpu_name
+from prunelab.machine import cpu_name
 
 
 def _decoder(path: Path, in_channels: int) -> Decoder:

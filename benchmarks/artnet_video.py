@@ -24,7 +24,7 @@ from artnet.images import fit_long_side, list_images, load_image, load_tensor, r
 from artnet.metrics import content_loss, style_loss_meanstd, teacher_features
 from artnet.teacher import load_teacher_encoder
 from artnet.video import STABILIZERS, VideoStylizer, warping_error
-from core_pruning.shared_data import shared_path
+from prunelab.paths import shared_path
 
 
 def main() -> int:

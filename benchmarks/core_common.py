@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from core_pruning.latency import latency_ratio  # noqa: F401  (re-exported for the benchmarks)
-from core_pruning.utils import cpu_name
+from prunelab.machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,6 +53,6 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def save_json(data: Any, path: Path) -> None:
     """Write results atomically, so an interrupted run can resume from the last finished entry."""
-    from core_pruning.utils import atomic_write_text
+    from prunelab.io import atomic_write_text
 
     atomic_write_text(json.dumps(data, indent=1), path)

@@ -24,7 +24,7 @@ from core_common import REPO, header, table
 from core_pruning.analysis import CriteriaAnalysis, analyze, normality_figure, save_figure, similarity_figure
 from core_pruning.datasets import load_dataset
 from core_pruning.models import build_model
-from core_pruning.shared_data import has_shared
+from prunelab.paths import has_shared
 
 MNIST_CRITERIA = ["l1", "l2", "fpgm", "bn_scale", "taylor", "cpmc", "random"]
 TEACHER_CRITERIA = ["l1", "l2", "fpgm", "cpmc", "zero", "random"]

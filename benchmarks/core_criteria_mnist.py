@@ -45,10 +45,11 @@ import core_pruning as cp
 from core_pruning.criteria import Criterion, ScoringContext
 from core_pruning.criteria.taylor import Taylor
 from core_pruning.datasets import load_dataset
+from core_pruning.errors import UnreachableTarget
 from core_pruning.groups import ChannelGroup
 from core_pruning.models import build_model
 from core_pruning.training import evaluate
-from core_pruning.utils import UnreachableTarget, atomic_save
+from prunelab.io import atomic_save
 
 OURS = ["l1", "l2", "fpgm", "bn_scale", "taylor", "cpmc", "random"]
 TORCH_PRUNING = ["tp_magnitude", "tp_taylor", "tp_magnitude_native"]
@@ -181,7 +182,7 @@ def remeasure_latency(results: list[dict], bases: dict[int, torch.nn.Module], da
     Latency depends only on the architecture; re-measuring all models in one quiet pass removes the load
     differences between runs hours apart on a shared machine.
     """
-    from core_pruning.cli.model_source import safe_load
+    from core_pruning.commands.model_source import safe_load
 
     batch = data.test.tensors[0][:64]
     for row in (r for r in results if r["seed"] in bases and "unreachable" not in r):

@@ -29,7 +29,7 @@ from core_common import REPO, header, latency_ratio, mean_std, table
 from core_criteria_mnist import train_base
 
 import core_pruning as cp
-from core_pruning.cli.prune_command import parse_round_to
+from core_pruning.commands.prune import parse_round_to
 from core_pruning.datasets import load_dataset
 from core_pruning.latency import median_forward_seconds
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core_pruning.shared_data import shared_path
+from prunelab.paths import shared_path
 
 ENCODER_LAYERS = ["conv11", "conv12", "conv21", "conv22", "conv31", "conv32", "conv33", "conv34", "conv41", "conv42",
                   "conv43", "conv44", "conv51"]

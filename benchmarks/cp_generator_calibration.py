@@ -12,13 +12,13 @@ import sys
 
 from cp_common import header, table
 
-from core_pruning.shared_data import shared_path
 from cp_predict.dataset_stats import summary_statistics
 from cp_predict.features import mean_limb_speed
 from cp_predict.formats import read_npz
 from cp_predict.metrics import auc_score
 from cp_predict.preprocess import prepare
 from cp_predict.simulate import GeneratorConfig, generate
+from prunelab.paths import shared_path
 
 UNITS = {"trunk_px": "px", "low_conf_fraction": "", "swap_fraction": "", "limb_speed": "trunk/s",
          "limb_speed_cv": "", "limb_accel": "trunk/s^2", "limb_range": "trunk", "limb_fidgety_power": "",

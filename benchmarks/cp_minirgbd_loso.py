@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from cp_common import cell, header, save_json, table
 
-from core_pruning.shared_data import shared_path
 from cp_predict.calibration import sigmoid
 from cp_predict.formats import read_npz
 from cp_predict.interval import conformal_calibration, conformal_interval, coverage
@@ -33,6 +32,7 @@ from cp_predict.models import TrainConfig
 from cp_predict.predictor import load_model
 from cp_predict.preprocess import prepare
 from cp_predict.training import train
+from prunelab.paths import shared_path
 
 COLUMNS = ("model", "accuracy", "sensitivity", "specificity", "balanced acc.", "AUC", "Brier", "90% coverage")
 

@@ -20,10 +20,10 @@ import torch
 from core_common import latency_ratio
 from cp_common import cell, generated, header, save_json, table
 
-from core_pruning.utils import InputError
 from cp_predict.predictor import load_model, save_model
 from cp_predict.pruning import LogitOnly, prune_trained
 from cp_predict.training import evaluate
+from prunelab.errors import InputError
 
 CPU_COLUMN = "CPU ms, 1 thr (unpruned -> pruned)"
 

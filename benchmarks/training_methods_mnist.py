@@ -42,7 +42,8 @@ import core_pruning as cp
 from core_pruning.datasets import load_dataset
 from core_pruning.models import build_model
 from core_pruning.training import TrainConfig, Trainer, dcph_target_flops, evaluate, train_prune
-from core_pruning.utils import atomic_write_text, seed_everything
+from prunelab.io import atomic_write_text
+from prunelab.seed import seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ["hfp", "sfp", "ghfp", "cac", "dais", "oneshot_cpmc", "sfp_bn", "ghfp_bn"]

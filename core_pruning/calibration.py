@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 def as_batches(calib_data: Any, max_batches: int | None = None) -> list[tuple[Any, Any]]:

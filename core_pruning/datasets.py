@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 DATASETS = ("mnist5k", "digits")
 

@@ -33,6 +33,7 @@ from core_pruning.calibration import as_batches
 from core_pruning.counting import LayerShapes, count_flops_params, count_macs, count_params, size_report
 from core_pruning.criteria import Criterion, ScoringContext, get_criterion
 from core_pruning.criteria.zero import ZeroActivation
+from core_pruning.errors import UnreachableTarget
 from core_pruning.groups import (
     MHA_FNS,
     OUT_FNS,
@@ -43,7 +44,7 @@ from core_pruning.groups import (
     resolve_layers,
 )
 from core_pruning.plan import PlanStep, PruningPlan, apply_step, build_graph
-from core_pruning.utils.cli import InputError, UnreachableTarget
+from prunelab.errors import InputError
 
 
 @dataclass

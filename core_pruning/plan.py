@@ -23,8 +23,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from core_pruning.utils.cli import InputError
-from core_pruning.utils.io import atomic_save, atomic_write_text
+from prunelab.errors import InputError
+from prunelab.io import atomic_save, atomic_write_text
 
 PLAN_FORMAT = "prunelab-plan/1"
 

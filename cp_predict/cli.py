@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils import InputError, check_output_path, cli_entry, positive_int, print_json
 from cp_predict import RESEARCH_NOTICE
+from prunelab.cli import cli_entry, positive_int, print_json
+from prunelab.device import set_threads
+from prunelab.errors import InputError
+from prunelab.io import check_output_path
 
 MODEL_CHOICES = ("attention", "stgcn", "logreg", "speed")
 
@@ -120,12 +123,6 @@ def _progress(enabled: bool):
     return (lambda msg: print(msg, file=sys.stderr, flush=True)) if enabled else None
 
 
-def _set_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -139,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError(f"--out {out} is a file; give a directory")
     data = load_skeletons(args.data, trust_pickle=args.trust_pickle)
     test = load_skeletons(args.test, trust_pickle=args.trust_pickle) if args.test else None
-    _set_threads(args.threads)
+    set_threads(args.threads)
     init = None
     if args.init:
         from cp_predict.predictor import load_model
@@ -208,7 +205,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     skeletons = load_skeletons(args.input, trust_pickle=args.trust_pickle, fps=args.fps, image_size=args.image_size)
-    _set_threads(args.threads)
+    set_threads(args.threads)
     results = predict(model, skeletons, with_map=args.json and not args.no_map,
                       check_explanations=args.check_explanations)
     if args.json:
@@ -297,7 +294,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     data = load_skeletons(args.data) if args.data else None
     test = load_skeletons(args.test) if args.test else None
-    _set_threads(args.threads)
+    set_threads(args.threads)
     pruned, report = prune_trained(model, args.target_flops, data, args.fine_tune_epochs, seed=args.seed)
     report["latency_ms_before"] = latency_ms(model.final)
     report["latency_ms_after"] = latency_ms(pruned.final)
@@ -334,7 +331,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     data = load_skeletons(args.data)
     data.require_labels()
-    _set_threads(args.threads)
+    set_threads(args.threads)
     report = evaluate_with_explanations(model, data, explain=args.explain, n_random=args.random_orders,
                                         max_infants=args.max_infants, seed=args.seed)
     if args.json:

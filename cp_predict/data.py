@@ -2,7 +2,7 @@
 
 Every reader returns a :class:`SkeletonSet` built through :func:`validate_skeletons`, so a corrupt
 file, a wrong shape, NaN/inf, a recording that is too short or an implausible frame rate is reported
-once, at the boundary, as a one-line :class:`~core_pruning.utils.InputError`.
+once, at the boundary, as a one-line :class:`~prunelab.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from core_pruning.utils import InputError
 from cp_predict.skeleton import CHANNELS, NUM_JOINTS
+from prunelab.errors import InputError
 
 DEFAULT_FPS = 25.0
 MIN_SECONDS = 4.0  # fidgety movements are judged over seconds; shorter clips carry too little motion

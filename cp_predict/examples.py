@@ -2,17 +2,17 @@
 
 Generated examples are made on demand by the generator (fixed seed), so a fresh machine needs no data
 file. The MINI-RGBD skeletons are research-only and never copied into the project: they are read from
-the shared data folder (``core_pruning.shared_data``) and offered only when it is present.
+the shared data folder (``prunelab.paths``) and offered only when it is present.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from core_pruning.shared_data import has_shared, shared_path
-from core_pruning.utils import InputError
 from cp_predict.data import SkeletonSet
 from cp_predict.simulate import GeneratorConfig, generate
+from prunelab.errors import InputError
+from prunelab.paths import has_shared, shared_path
 
 MINI_RGBD = ("data", "cp", "mini_rgbd_openpose18.npz")
 EXAMPLE_SEED = 20210608  # the paper's arXiv date; any fixed seed works

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from core_pruning.utils import InputError, check_npz
-from core_pruning.utils.io import atomic_write_bytes as _atomic_write_bytes
 from cp_predict.data import DEFAULT_FPS, SkeletonSet, validate_skeletons
 from cp_predict.skeleton import JOINT_NAMES, NUM_JOINTS
+from prunelab.errors import InputError
+from prunelab.io import atomic_write_bytes as _atomic_write_bytes
+from prunelab.npz import check_npz
 
 DEFAULT_IMAGE_SIZE = (640, 480)  # MINI-RGBD (width, height)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -284,8 +285,8 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float = DEFAUL
     """
     p = Path(path)
     if not trust_pickle:
-        raise InputError(f"{p.name}: refusing to unpickle (it can run code); pass --trust-pickle only for files "
-                         "you trust")
+        raise InputError(f"{p.name}: refusing to unpickle (it can run code); pass {{option}} only for files "
+                         "you trust", option="trust_pickle")
     try:
         with open(p, "rb") as fh:
             obj = pickle.load(fh)  # noqa: S301 - explicit opt-in above
@@ -338,7 +339,7 @@ def write_pyskl(skeletons: SkeletonSet, path: str | Path, image_size: tuple[int,
 
 def atomic_write_bytes(payload: bytes, path: str | Path) -> Path:
     """Write bytes to a temporary file beside ``path`` and rename it over ``path`` (follows the umask; a failed
-    write raises :class:`~core_pruning.utils.OutputError` naming ``path``)."""
+    write raises :class:`~prunelab.errors.OutputError` naming ``path``)."""
     return _atomic_write_bytes(payload, path)
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from core_pruning.utils import InputError, atomic_save, atomic_write_text, weights_file
 from cp_predict import RESEARCH_NOTICE
 from cp_predict.data import SkeletonSet
 from cp_predict.interval import conformal_calibration, conformal_interval, prediction_set
@@ -33,6 +32,9 @@ from cp_predict.preprocess import PreprocessConfig, prepare
 from cp_predict.quality import assessability, quality_report, require_frame_rate
 from cp_predict.skeleton import JOINT_NAMES
 from cp_predict.training import TrainedModel, calibrated_outputs
+from prunelab.errors import InputError
+from prunelab.io import atomic_save, atomic_write_text
+from prunelab.paths import weights_file
 
 FORMAT = "cp_predict-model/1"
 MODEL_FILE = "model.pt"

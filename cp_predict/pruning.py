@@ -22,11 +22,11 @@ from torch import nn
 
 import core_pruning
 from core_pruning.plan import PruningPlan, apply_plan
-from core_pruning.utils import InputError
 from cp_predict.data import SkeletonSet
 from cp_predict.models.neural import TorchRiskModel
 from cp_predict.preprocess import prepare
 from cp_predict.training import TrainedModel
+from prunelab.errors import InputError
 
 
 class LogitOnly(nn.Module):
@@ -78,7 +78,7 @@ def prune_trained(trained: TrainedModel, target_flops: float = 0.5, data: Skelet
     report = {k: v for k, v in result.report.items() if k != "removed"}
     if fine_tune_epochs:
         if data is None:
-            raise InputError("fine-tuning needs labelled data (--data)")
+            raise InputError("fine-tuning needs labelled data ({option})", option="data")
         x = prepare(data, trained.preprocess)
         started = time.time()
         report["fine_tune_loss"] = model.train_steps(x, data.require_labels(), fine_tune_epochs, lr, seed)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from core_pruning.utils import InputError
 from cp_predict.skeleton import JOINT_NAMES, L_HIP, L_SHOULDER, LIMBS, NECK, R_HIP, R_SHOULDER
+from prunelab.errors import InputError
 
 UNRELIABLE_FRACTION = 0.2  # a joint below the confidence threshold this often is flagged
 RECOMMENDED_SECONDS = 10.0

@@ -44,9 +44,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core_pruning.utils import InputError
 from cp_predict.data import SkeletonSet, validate_skeletons
 from cp_predict.skeleton import FLIP_PERMUTATION, JOINT_INDEX, JOINT_NAMES, LIMBS, NUM_JOINTS
+from prunelab.errors import InputError
 
 PATTERNS = ("fidgety", "absent_fidgety", "cramped_synchronised", "unilateral")
 UNILATERAL_SIDES = ("r", "l")
@@ -99,16 +99,16 @@ class GeneratorConfig:
 
     def validate(self) -> None:
         if not 1 <= self.n <= 100_000:
-            raise InputError(f"--n must be 1..100000, got {self.n}")
+            raise InputError(f"{{option}} must be 1..100000, got {self.n}", option="n")
         if not 100 <= self.frames <= 25 * 60 * 10:
-            raise InputError(f"--frames must be 100..15000, got {self.frames}")
+            raise InputError(f"{{option}} must be 100..15000, got {self.frames}", option="frames")
         if not 5 <= self.fps <= 240:
-            raise InputError(f"--fps must be 5..240, got {self.fps:g}")
+            raise InputError(f"{{option}} must be 5..240, got {self.fps:g}", option="fps")
         if not 0 <= self.at_risk_fraction <= 1:
-            raise InputError(f"--at-risk-fraction must be in [0, 1], got {self.at_risk_fraction:g}")
+            raise InputError(f"{{option}} must be in [0, 1], got {self.at_risk_fraction:g}", option="at_risk_fraction")
         unknown = [j for j in self.planted_joints if j not in JOINT_INDEX]
         if unknown:
-            raise InputError(f"unknown joint {unknown[0]!r} in --plant (joints: {', '.join(JOINT_NAMES)})")
+            raise InputError(f"unknown joint {unknown[0]!r} in {{option}} (joints: {', '.join(JOINT_NAMES)})", option="plant")
         trunk = {"neck", "r_hip", "l_hip", "r_shoulder", "l_shoulder"} & set(self.planted_joints)
         if trunk:
             raise InputError(f"cannot plant in trunk joint {sorted(trunk)[0]!r}: it anchors normalisation")

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from core_pruning.utils import InputError
 from cp_predict.calibration import cross_fitted_probabilities, fit_temperature, sigmoid
 from cp_predict.data import SkeletonSet
 from cp_predict.interval import conformal_calibration
@@ -31,6 +30,7 @@ from cp_predict.preprocess import PreprocessConfig, prepare
 from cp_predict.quality import require_frame_rate
 from cp_predict.simulate import planted_joints_of
 from cp_predict.skeleton import JOINT_NAMES
+from prunelab.errors import InputError
 
 LOSO_MAX_SUBJECTS = 30
 CV_CHOICES = ("auto", "loso", "kfold")
@@ -52,7 +52,7 @@ def split_folds(labels: np.ndarray, subjects: list[str], cv: str = "auto", k: in
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(train_idx, test_idx), ...]`` with no subject in both; see the module docstring for ``cv``."""
     if cv not in CV_CHOICES:
-        raise InputError(f"unknown --cv {cv!r} (choose from {', '.join(CV_CHOICES)})")
+        raise InputError(f"unknown {{option}} {cv!r} (choose from {', '.join(CV_CHOICES)})", option="cv")
     groups = np.unique(np.asarray(subjects), return_inverse=True)[1]
     n_groups = int(groups.max()) + 1
     if cv == "auto":
@@ -64,7 +64,7 @@ def split_folds(labels: np.ndarray, subjects: list[str], cv: str = "auto", k: in
         return list(LeaveOneGroupOut().split(dummy, labels, groups))
     counts = np.bincount(labels, minlength=2)
     if counts.min() < k:
-        raise InputError(f"--cv kfold with k={k} needs at least {k} infants per class, found {counts.tolist()}")
+        raise InputError(f"{{option}} kfold with k={k} needs at least {k} infants per class, found {counts.tolist()}", option="cv")
     return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(dummy, labels, groups))
 
 
@@ -111,8 +111,8 @@ def train(
     start_from = None
     if init is not None:
         if init.model_name != model_name or not hasattr(init.final, "net"):
-            raise InputError(f"--init needs a neural model of the same kind (--model {init.model_name}); "
-                             f"fine-tuning a {model_name!r} model from it is not possible")
+            raise InputError(f"{{option}} needs a neural model of the same kind ({init.model_name}); "
+                             f"fine-tuning a {model_name!r} model from it is not possible", option="init")
         pre = init.preprocess
         net_config = dict(init.final.net_config)
         train_config = train_config or init.final.train_config

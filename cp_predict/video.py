@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from core_pruning.utils import InputError
 from cp_predict.data import SkeletonSet, validate_skeletons
 from cp_predict.quality import quality_report
 from cp_predict.skeleton import JOINT_NAMES, NUM_JOINTS
+from prunelab.errors import InputError
 
 INSTALL_HINT = "video input needs the optional extra: pip install 'prunelab[video]' (mediapipe==0.10.21)"
 

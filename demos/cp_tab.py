@@ -51,10 +51,10 @@ def _video_available() -> bool:
 
 def _read_input(example: str | None, files: list[str] | None, video: str | None, index: int) -> Any:
     """The one-infant SkeletonSet the user asked for (uploads win over the example)."""
-    from core_pruning.utils import InputError
     from cp_predict.examples import load_example
     from cp_predict.formats import load_skeletons
     from demos.uploads import copy_upload, private_folder
+    from prunelab.errors import InputError
 
     if video:
         from cp_predict.video import extract_skeleton
@@ -99,8 +99,8 @@ def _private_copy(item: str | tuple[str, bytes], folder: Path) -> Path:
 def read_uploads(files: list[str] | None) -> dict[str, Any] | None:
     """Upload handler: this session's private copy of the uploaded files, in memory (``{"files": [(name,
     bytes)]}``, or ``{"error": message}``), so a later "Predict" needs neither Gradio's file nor its cache."""
-    from core_pruning.utils import InputError, error_message
     from demos.uploads import read_upload_bytes
+    from prunelab.errors import InputError, error_message
 
     if not files:
         return None
@@ -117,10 +117,10 @@ def read_uploads(files: list[str] | None) -> dict[str, Any] | None:
 
 def run(example: str | None, files: list[str] | dict[str, Any] | None, video: str | None, index: float | None):
     """Predict for the chosen infant; returns (summary, bars, heatmap, gif, quality)."""
-    from core_pruning.utils import InputError, error_message
     from cp_predict.plots import importance_chart, importance_heatmap, skeleton_gif
     from cp_predict.predictor import predict
     from cp_predict.preprocess import prepare
+    from prunelab.errors import InputError, error_message
 
     try:
         data = _read_input(example, files, video, int(index or 0))

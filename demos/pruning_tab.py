@@ -101,7 +101,7 @@ def run_pruning(label: str, criterion: str, target: float, compared: list[str], 
     from core_pruning import prune
     from core_pruning.analysis import analyze, similarity_figure
     from core_pruning.latency import latency_ratio
-    from core_pruning.utils import InputError
+    from prunelab.errors import InputError
 
     seed = int(seed)
     try:

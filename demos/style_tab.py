@@ -38,7 +38,7 @@ def _model():
 def _style_sources() -> tuple[tuple[str, str, str], ...]:
     """(caption, kind, key) for every gallery style: wheel images always, shared paintings when present."""
     from artnet.data import GALLERY_WHEEL
-    from core_pruning.shared_data import has_shared
+    from prunelab.paths import has_shared
 
     sources = [(name.replace("_", " "), "wheel", name) for name in GALLERY_WHEEL]
     if has_shared("data", "style", "style"):
@@ -92,8 +92,8 @@ def read_upload(path: str | None) -> tuple[np.ndarray | None, str]:
     if not path:
         return None, ""
     from artnet.images import load_image
-    from core_pruning.utils import InputError, error_message
     from demos.uploads import read_upload_bytes
+    from prunelab.errors import InputError, error_message
 
     name = Path(path).name
     try:
@@ -136,7 +136,7 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
     if style is None:
         return None, "⚠️ Pick a style in the gallery (or upload one) first."
     from artnet.images import MIN_SIDE, check_working_size, fit_long_side, resize, to_tensor, to_uint8
-    from core_pruning.utils import InputError, error_message
+    from prunelab.errors import InputError, error_message
 
     try:
         size = int(size)

@@ -106,9 +106,9 @@ def private_folder(prefix: str) -> Iterator[Path]:
 def read_upload_bytes(path: str | Path, limit: int) -> bytes:
     """The bytes of an upload (our private copy, in memory); the upload itself is left to Gradio.
 
-    Raises :class:`~core_pruning.utils.InputError` when the file is gone (expired) or larger than ``limit``.
+    Raises :class:`~prunelab.errors.InputError` when the file is gone (expired) or larger than ``limit``.
     """
-    from core_pruning.utils import InputError
+    from prunelab.errors import InputError
 
     p = Path(path)
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from core_pruning.shared_data import shared_root
+from prunelab.paths import shared_root
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

@@ -20,7 +20,7 @@ from artnet.images import (
     to_uint8,
     validate_size,
 )
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -10,7 +10,7 @@ from artnet.decoder import Decoder
 from artnet.encoder import GoogLeNetEncoder
 from artnet.model import ArtNet, check_weights
 from artnet.transforms import StyleFeatures, adain, mean_std
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

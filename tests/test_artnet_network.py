@@ -16,7 +16,7 @@ from artnet.encoder import (
     fold_batchnorm,
     imagenet_encoder,
 )
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 
 def _torchvision_state_dict(seed: int = 0) -> tuple[torch.nn.Module, dict]:

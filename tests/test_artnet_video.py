@@ -10,7 +10,7 @@ from artnet.decoder import Decoder
 from artnet.encoder import GoogLeNetEncoder
 from artnet.model import ArtNet
 from artnet.video import EmaStats, VideoStylizer, dis_flow, farneback_flow, read_frames, warp, warping_error
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 
 def _scene(height: int, width: int, seed: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from artnet.weights import (
     load_decoder,
     load_encoder,
 )
-from core_pruning.utils import weights_file
+from prunelab.paths import weights_file
 
 
 def _card(name: str) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core_pruning.utils import clean_message, error_message
+from prunelab.errors import clean_message, error_message
 
 REPO = Path(__file__).resolve().parents[1]
 ADVICE = ("weights_only", "Weights only", "trusted source", "can still be loaded")
@@ -163,8 +163,8 @@ def test_a_failing_write_names_the_output_not_the_temporary_file(tmp_path, image
      ("artnet.images", "load_image")),
     ("cp", ["predict", "--input", "{npz}"], ("cp_predict.formats", "read_npz")),
     ("core", ["prune", "--model", "resnet20", "--criterion", "l1", "--channel-ratio", "0.9", "--out", "{out}/p"],
-     ("core_pruning.cli.common", "load_model")),
-    ("core", ["analyze", "--model", "resnet20"], ("core_pruning.cli.analyze_command", "analyze")),
+     ("core_pruning.commands.common", "load_model")),
+    ("core", ["analyze", "--model", "resnet20"], ("core_pruning.commands.analyze", "analyze")),
 ])
 def test_memory_error_is_one_line_and_exit_2(tmp_path, images, capsys, monkeypatch, cli, argv, patch):
     import importlib

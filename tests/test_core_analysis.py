@@ -28,7 +28,7 @@ from core_pruning.analysis import (
     spread,
 )
 from core_pruning.models import build_model
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 X28 = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import core_pruning as cp
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 ALL = torchvision.models.list_models(module=torchvision.models)
 # name prefix -> words the one-line error must contain (Swin-S/B: Torch-Pruning's index mapping fails in tracing

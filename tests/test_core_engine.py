@@ -12,7 +12,7 @@ from torch import nn
 import core_pruning as cp
 from core_pruning.counting import LayerShapes
 from core_pruning.models import build_model
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 X28 = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 

@@ -12,11 +12,12 @@ from torch import nn
 
 import core_pruning as cp
 from core_pruning.criteria import ScoringContext
+from core_pruning.errors import UnreachableTarget
 from core_pruning.groups import collect_groups, output_layers
 from core_pruning.latency import LatencyModel, median_forward_seconds
 from core_pruning.models import build_model
 from core_pruning.plan import build_graph
-from core_pruning.utils import InputError, UnreachableTarget
+from prunelab.errors import InputError
 
 X28 = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 

@@ -8,7 +8,6 @@ import pickle
 import numpy as np
 import pytest
 
-from core_pruning.utils import InputError
 from cp_predict.data import MIN_SECONDS, validate_skeletons
 from cp_predict.formats import (
     CSV_COLUMNS,
@@ -23,6 +22,7 @@ from cp_predict.formats import (
 )
 from cp_predict.simulate import GeneratorConfig, generate
 from cp_predict.skeleton import FLIP_PERMUTATION, JOINT_NAMES
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

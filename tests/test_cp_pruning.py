@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from core_pruning import count_flops_params
-from core_pruning.utils import InputError
 from cp_predict.cli import main
 from cp_predict.formats import save_npz
 from cp_predict.models import TrainConfig
@@ -17,6 +16,7 @@ from cp_predict.predictor import load_model, save_model
 from cp_predict.pruning import LogitOnly, example_input, prune_trained
 from cp_predict.simulate import GeneratorConfig, generate
 from cp_predict.training import train
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from core_pruning.utils import InputError
 from cp_predict.cli import main
 from cp_predict.formats import load_skeletons, save_npz, write_csv
 from cp_predict.interval import conformal_calibration, conformal_interval, conformal_quantile, coverage, prediction_set
 from cp_predict.predictor import load_model, predict
 from cp_predict.quality import MIN_LIMB_RANGE, assessability, limb_range_of_motion
 from cp_predict.simulate import GeneratorConfig, generate
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

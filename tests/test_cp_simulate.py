@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core_pruning.utils import InputError
 from cp_predict.dataset_stats import summary_statistics
 from cp_predict.features import FEATURE_NAMES, kinematic_features, mean_limb_speed
 from cp_predict.metrics import auc_score
 from cp_predict.preprocess import prepare
 from cp_predict.simulate import GeneratorConfig, generate, planted_joints_of
 from cp_predict.skeleton import JOINT_INDEX
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

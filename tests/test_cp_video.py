@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core_pruning.utils import InputError
 from cp_predict.cli import main
 from cp_predict.skeleton import JOINT_INDEX
 from cp_predict.video import BLAZEPOSE_INDEX, INSTALL_HINT, blazepose_to_openpose18, mediapipe_available
+from prunelab.errors import InputError
 
 
 def _video(path, frames, fps=25.0):

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from core_pruning.utils import weights_file
 from cp_predict import RESEARCH_NOTICE
 from cp_predict.metrics import auc_score
 from cp_predict.predictor import load_model, predict
 from cp_predict.simulate import GeneratorConfig, generate
+from prunelab.paths import weights_file
 
 
 @pytest.fixture(scope="module")

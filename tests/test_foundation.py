@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from core_pruning import shared_data
+from prunelab import paths as shared_data
 
 
 def test_packages_import_independently():
@@ -19,7 +19,7 @@ def test_packages_import_independently():
 def test_no_backward_imports():
     """core_pruning imports nothing of ours; artnet/cp_predict never import demos or each other."""
     code = (
-        "import sys, core_pruning, core_pruning.shared_data;"
+        "import sys, core_pruning, prunelab.paths;"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('artnet','cp_predict','demos')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

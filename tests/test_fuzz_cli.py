@@ -5,7 +5,7 @@ existing output, and asserts: exit code 2, exactly one stderr line ``error: ...`
 ``[Errno N]``, no temporary file name, no advice to weaken ``weights_only``), and every file that existed
 before is byte-identical afterwards, with no new file left behind. The nasty files are generated here (no
 fixtures on disk). The loaders are also driven by hypothesis (random bytes, bit flips of valid files, random
-JSON cards) and must either work or raise :class:`~core_pruning.utils.InputError`. Runs in well under a minute.
+JSON cards) and must either work or raise :class:`~prunelab.errors.InputError`. Runs in well under a minute.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True, database=None)
@@ -95,7 +95,7 @@ def _openpose_dir(folder: Path, frames: list[object]) -> Path:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> dict[str, Path]:
     """Valid inputs the bad cases are built around (made once)."""
-    from core_pruning.cli.model_source import LoadedModel, write_card
+    from core_pruning.commands.model_source import LoadedModel, write_card
     from core_pruning.models import build_model
     from core_pruning.plan import PruningPlan, save_pruned
 
@@ -532,7 +532,7 @@ JSON = st.recursive(SCALARS,
 @given(base=JSON, size=JSON, extra=st.dictionaries(st.sampled_from(["arch", "num_classes", "in_channels", "module",
                                                                      "sha256"]), JSON, max_size=3))
 def test_model_card_random_content(base, size, extra, good, tmp_path):
-    from core_pruning.cli.model_source import load_model
+    from core_pruning.commands.model_source import load_model
 
     folder = tmp_path / "m"
     folder.mkdir(exist_ok=True)
@@ -547,8 +547,8 @@ def test_model_card_random_content(base, size, extra, good, tmp_path):
 @given(payload=st.binary(max_size=1500))
 def test_weights_loaders_random_bytes(payload, tmp_path):
     from artnet.weights import load_encoder
-    from core_pruning.cli.model_source import safe_load
-    from core_pruning.training.checkpoint import load_checkpoint
+    from core_pruning.commands.model_source import safe_load
+    from prunelab.runs import load_checkpoint
 
     path = tmp_path / "random.pt"
     path.write_bytes(payload)
@@ -586,10 +586,11 @@ def test_plan_loader_random_json_objects(text, tmp_path):
 # -- library APIs raise the same InputError family ---------------------------------------------------------------
 def test_library_apis_raise_input_errors(tmp_path, good):
     from artnet.images import load_tensor, save_image
-    from core_pruning.cli.model_source import load_model
-    from core_pruning.utils import OutputError, atomic_write_text, check_output_path
+    from core_pruning.commands.model_source import load_model
     from cp_predict.data import validate_skeletons
     from cp_predict.formats import read_npz
+    from prunelab.errors import OutputError
+    from prunelab.io import atomic_write_text, check_output_path
 
     (tmp_path / "huge.npz").write_bytes(_zip({"data.npy": _npy_member((100000, 3, 100000, 18))}))
     with pytest.raises(InputError, match="declares shape"):

@@ -15,8 +15,8 @@ from torch.utils.data import TensorDataset
 
 from core_pruning.datasets import load_dataset
 from core_pruning.training import Callback, EpochsToAccuracy, TrainConfig, Trainer, evaluate, train
-from core_pruning.training.checkpoint import load_checkpoint
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
+from prunelab.runs import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 

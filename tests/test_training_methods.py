@@ -26,7 +26,7 @@ from core_pruning.training.masks import ChannelMasks
 from core_pruning.training.pipeline import build_pruner, split_heldout
 from core_pruning.training.selection import select_global, select_uniform
 from core_pruning.training.sfp import SFP
-from core_pruning.utils import InputError
+from prunelab.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from scipy import stats
 from torch import nn
 
 from core_pruning.analysis.normality import LayerNormality, layer_sample
-from core_pruning.utils.io import _atomic
+from prunelab.io import _atomic
 
 
 def _pick(items: Sequence, limit: int) -> list:

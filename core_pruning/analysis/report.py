@@ -16,7 +16,7 @@ from core_pruning.analysis.normality import LayerNormality, normality_tests
 from core_pruning.analysis.scores import CriteriaScores, score_criteria
 from core_pruning.analysis.similarity import PairSimilarity, compare, similarity_matrix
 from core_pruning.analysis.spread import CriterionSpread, spread
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 @dataclass

@@ -27,7 +27,7 @@ from core_pruning.counting import LayerShapes
 from core_pruning.criteria import ScoringContext, get_criterion
 from core_pruning.groups import collect_groups, output_layers, resolve_layers
 from core_pruning.plan import build_graph
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 @dataclass

@@ -10,7 +10,7 @@ from core_pruning.criteria.cpmc import CPMC
 from core_pruning.criteria.magnitude import FPGM, L1, L2, BNScale, RandomScore
 from core_pruning.criteria.taylor import Taylor
 from core_pruning.criteria.zero import ZeroActivation
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 CRITERIA: dict[str, type[Criterion]] = {
     cls.name: cls for cls in (L1, L2, FPGM, BNScale, Taylor, RandomScore, ZeroActivation, CPMC)

@@ -15,7 +15,7 @@ from torch import nn
 from core_pruning.counting import run_model
 from core_pruning.criteria.base import Criterion, ScoringContext
 from core_pruning.groups import ChannelGroup, per_input_channel
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 class Taylor(Criterion):

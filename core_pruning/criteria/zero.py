@@ -109,7 +109,7 @@ class ZeroActivation(Criterion):
     def prepare(self, ctx: ScoringContext) -> None:
         super().prepare(ctx)
         if not ctx.calib_batches:
-            from core_pruning.utils.cli import InputError
+            from prunelab.errors import InputError
 
             raise InputError("criterion 'zero' needs calibration data (calib_data=...) to stay lossless on")
         consumers = [m for m in ctx.model.modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]

@@ -13,7 +13,7 @@ from torch import nn
 
 from core_pruning.models.cifar_resnet import CifarResNet, resnet20, resnet32, resnet56
 from core_pruning.models.vgg_small import VGGSmall, vgg_small
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet20": resnet20,

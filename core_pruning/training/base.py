@@ -23,7 +23,7 @@ from core_pruning.engine import PruneResult
 from core_pruning.plan import PruningPlan, apply_plan
 from core_pruning.training.callbacks import Callback
 from core_pruning.training.masks import ChannelMasks
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 def check_fraction(value: Any, name: str) -> float:

@@ -14,7 +14,7 @@ from core_pruning.training import distributed
 from core_pruning.training.base import TrainingPruner, check_fraction
 from core_pruning.training.gates import ChannelGates
 from core_pruning.training.selection import select_global
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 CRITERIA = ("accuracy", "loss")
 GATE_MODES = ("sample", "batch")

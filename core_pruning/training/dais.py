@@ -15,7 +15,7 @@ from core_pruning.training import distributed
 from core_pruning.training.base import TrainingPruner
 from core_pruning.training.gates import ChannelGates
 from core_pruning.training.selection import select_global
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 class DAIS(TrainingPruner):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from core_pruning.utils.cli import InputError
+from prunelab.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,6 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
-    """``"auto"``/``None``: this rank's GPU when CUDA is there, else CPU; otherwise the named device."""
-    if device in (None, "auto"):
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise InputError(f"unknown device {device!r}") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} requested but CUDA is not available")
-    return resolved
 
 
 def setup(device: str | torch.device | None = "auto") -> tuple[DistInfo, torch.device]:

@@ -40,7 +40,7 @@ from core_pruning.criteria import Criterion, ScoringContext, get_criterion
 from core_pruning.training.base import TrainingPruner
 from core_pruning.training.masks import ChannelSlice
 from core_pruning.training.selection import select_uniform
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 SCHEDULES = ("constant", "asymptotic")
 

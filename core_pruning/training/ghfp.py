@@ -10,7 +10,7 @@ from torch import nn
 
 from core_pruning.criteria import Criterion
 from core_pruning.training.filter_pruning import FilterPruning
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 MODES = ("scale", "freeze")
 

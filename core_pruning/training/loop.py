@@ -35,9 +35,9 @@ from tqdm.auto import tqdm
 
 from core_pruning.training import distributed
 from core_pruning.training.callbacks import BatchResult, Callback
-from core_pruning.training.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from core_pruning.utils.cli import InputError
-from core_pruning.utils.seed import seed_everything
+from prunelab.errors import InputError
+from prunelab.runs import load_checkpoint, save_checkpoint, set_rng_state
+from prunelab.seed import seed_everything
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 OPTIMIZERS = ("sgd", "adam", "adamw")

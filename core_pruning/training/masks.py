@@ -29,7 +29,7 @@ from torch import nn
 from core_pruning.counting import LayerShapes
 from core_pruning.groups import ChannelGroup, Member, collect_groups, output_layers, resolve_layers
 from core_pruning.plan import PlanStep, build_graph
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 @dataclass

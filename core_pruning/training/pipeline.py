@@ -33,7 +33,7 @@ from core_pruning.training.ghfp import GHFP
 from core_pruning.training.hfp import HFP
 from core_pruning.training.loop import TrainConfig, Trainer, evaluate
 from core_pruning.training.sfp import SFP
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 METHODS: dict[str, type[TrainingPruner]] = {"sfp": SFP, "hfp": HFP, "ghfp": GHFP, "cac": CAC, "dais": DAIS}
 _COMMON = {"target_flops", "model", "example_inputs", "heldout", "self"}

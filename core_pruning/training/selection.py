@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from core_pruning.errors import UnreachableTarget
 from core_pruning.training.masks import ChannelMasks
-from core_pruning.utils.cli import UnreachableTarget
 
 
 def _keep_lowest_removed(order: list[torch.Tensor], removed_counts: list[int]) -> list[torch.Tensor]:

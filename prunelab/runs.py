@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from core_pruning.utils.cli import InputError, clean_message
-from core_pruning.utils.io import atomic_save
+from prunelab.errors import InputError, clean_message
+from prunelab.io import atomic_save
 
 CHECKPOINT_FORMAT = "prunelab-train/1"
 

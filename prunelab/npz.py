@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core_pruning.utils.cli import InputError, clean_message
+from prunelab.errors import InputError, clean_message
 
 MAX_MEMBERS = 256
 

@@ -1,9 +1,10 @@
-"""Locate the development data folder ``shared/`` that sits beside a checkout.
+"""Where prunelab finds its files: shipped weights (``weights/``) and the development data (``../shared``).
 
-The project never copies that data into the repository: code reads it from the path in the
-``PRUNELAB_SHARED`` environment variable or, when unset, from ``../shared`` next to the checkout
-(or next to the current working directory). A fresh user machine has neither, so callers ask
-:func:`shared_root` (``None`` when absent) or :func:`shared_path` (raises a clear error).
+``PRUNELAB_WEIGHTS`` overrides the weights folder (e.g. for an installed, non-editable copy).
+The project never copies the development data into the repository: code reads it from the path in
+``PRUNELAB_SHARED`` or, when unset, from ``../shared`` next to the checkout (or next to the current working
+directory). A fresh user machine has neither, so callers ask :func:`shared_root` (``None`` when absent) or
+:func:`shared_path` (raises a clear error).
 """
 
 from __future__ import annotations
@@ -11,7 +12,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+WEIGHTS_ENV_VAR = "PRUNELAB_WEIGHTS"
+
+
+def weights_dir() -> Path:
+    """The folder holding shipped weights and their JSON cards."""
+    env = os.environ.get(WEIGHTS_ENV_VAR)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1] / "weights"
+
+
+def weights_file(name: str) -> Path:
+    """Path of a shipped weights file; raises ``FileNotFoundError`` with a clear message when missing."""
+    path = weights_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} not found (set {WEIGHTS_ENV_VAR} or re-run its training command)")
+    return path
+
+
 ENV_VAR = "PRUNELAB_SHARED"
+SHARED_ENV_VAR = ENV_VAR
 
 
 class SharedDataMissing(FileNotFoundError):

@@ -36,7 +36,7 @@ from torch import nn
 
 from core_pruning.models import build_model
 from core_pruning.plan import PLAN_FORMAT, PruningPlan, load_pruned
-from core_pruning.utils.cli import InputError, clean_message
+from prunelab.errors import InputError, clean_message
 
 CARD_FORMAT = "prunelab-model/1"
 TRUSTED_PREFIXES = ("torch.nn.", "torchvision.", "core_pruning.models")
@@ -176,7 +176,7 @@ def validate_card(card: dict[str, Any], path: Path) -> None:
 
 
 def write_card(model_file: Path, loaded: LoadedModel) -> Path:
-    from core_pruning.utils.io import atomic_write_text
+    from prunelab.io import atomic_write_text
 
     card = {"format": CARD_FORMAT, "base": loaded.base, "input_size": list(loaded.input_size)}
     return atomic_write_text(json.dumps(card, indent=1), card_path(model_file))

@@ -21,9 +21,10 @@ from core_pruning.training import distributed
 from core_pruning.training.base import check_fraction
 from core_pruning.training.cac import dcph_target_flops
 from core_pruning.training.pipeline import METHODS, method_options, train_prune
-from core_pruning.utils.cli import InputError, check_output_path, print_json
-from core_pruning.utils.io import atomic_write_text
-from core_pruning.utils.seed import seed_everything
+from prunelab.cli import print_json
+from prunelab.errors import InputError
+from prunelab.io import atomic_write_text, check_output_path
+from prunelab.seed import seed_everything
 
 EPILOG = """examples:
   python -m core_pruning train-prune --method sfp --model resnet20 --data mnist5k --target-flops 0.5 \

@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core_pruning.analysis import analyze, normality_figure, save_figure, similarity_figure
-from core_pruning.cli.common import (
-    add_calibration_arguments,
-    add_model_arguments,
-    parse_options,
-    prepare_inputs,
-)
+from core_pruning.commands.common import add_calibration_arguments, add_model_arguments, parse_options, prepare_inputs
 from core_pruning.criteria import CRITERIA, get_criterion
-from core_pruning.utils.cli import InputError, check_output_path, print_json
+from prunelab.cli import print_json
+from prunelab.errors import InputError
+from prunelab.io import check_output_path
 
 EXAMPLES = """examples:
   python -m core_pruning analyze --model resnet20 --criteria l1,l2,fpgm,cpmc --figure normality.png

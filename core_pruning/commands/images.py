@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from core_pruning.cli.images import NORMALIZATIONS, load_image_folder
-from core_pruning.cli.model_source import LoadedModel, load_model
+from core_pruning.commands.images import NORMALIZATIONS, load_image_folder
+from core_pruning.commands.model_source import LoadedModel, load_model
 from core_pruning.counting import run_model
-from core_pruning.utils.cli import InputError
+from prunelab.errors import InputError
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

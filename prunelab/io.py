@@ -3,7 +3,7 @@
 The temporary file lives beside the output (``.<name>.<random>.tmp``) and is created with mode ``0o666`` minus
 the umask, so the output gets the same permissions as any other file the user creates (``tempfile.mkstemp``
 would make it ``0600``). A failed write (read-only or full disk, a folder in the way) removes the temporary
-file and raises :class:`~core_pruning.utils.cli.OutputError` naming the output, not the temporary file.
+file and raises :class:`~prunelab.errors.OutputError` naming the output, not the temporary file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core_pruning.utils.cli import OutputError, clean_message, ensure_folder
+from prunelab.errors import InputError, OutputError, clean_message
 
 
 def _os_error_in(exc: BaseException) -> OSError | None:
@@ -95,3 +95,39 @@ def atomic_write_text(text: str, path: str | Path) -> Path:
 def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it over ``path``."""
     return _atomic(Path(path), write)
+
+
+def check_output_path(path: str | Path, force: bool = False) -> Path:
+    """Refuse to overwrite an existing file unless ``force``; make sure the parent folder exists.
+
+    Also refused, with or without ``force``: a dangling symbolic link (writing would silently replace the link,
+    not create its target) and a path that runs through a file (``file.txt/out.png``).
+    """
+    out = Path(path)
+    if out.is_symlink() and not out.exists():
+        raise OutputError(f"{out} is a symbolic link to {os.readlink(out)}, which does not exist; remove the link "
+                          "or choose another output")
+    if out.exists() and not force and (out.is_file() or any(out.iterdir())):
+        raise InputError(f"{out} already exists (use {{option}} to overwrite)", option="force")
+    ensure_folder(out.parent)
+    return out
+
+
+def ensure_folder(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) for an output; :class:`OutputError` naming the problem otherwise."""
+    folder = Path(folder)
+    if folder.is_dir():
+        return folder
+    for above in (folder, *folder.parents):
+        if above.is_symlink() and not above.exists():
+            raise OutputError(f"cannot create folder {folder}: {above} is a symbolic link to {os.readlink(above)}, "
+                              "which does not exist")
+        if above.exists():
+            if not above.is_dir():
+                raise OutputError(f"cannot create folder {folder}: {above} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {folder}: {exc.strerror or clean_message(str(exc))}") from None
+    return folder

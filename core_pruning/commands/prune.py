@@ -21,18 +21,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from core_pruning.cli.common import (
-    add_calibration_arguments,
-    add_model_arguments,
-    parse_options,
-    prepare_inputs,
-)
-from core_pruning.cli.model_source import write_card
+from core_pruning.commands.common import add_calibration_arguments, add_model_arguments, parse_options, prepare_inputs
+from core_pruning.commands.model_source import write_card
 from core_pruning.criteria import CRITERIA, get_criterion
 from core_pruning.engine import prune
 from core_pruning.plan import PruningPlan, save_pruned
-from core_pruning.utils.cli import InputError, OutputError, ensure_folder, print_json
-from core_pruning.utils.io import atomic_write_text
+from prunelab.cli import print_json
+from prunelab.errors import InputError, OutputError
+from prunelab.io import atomic_write_text, ensure_folder
 
 EXAMPLES = """examples:
   python -m core_pruning prune --model torchvision:resnet18 --criterion cpmc --target-flops 0.5 --out out/r18
