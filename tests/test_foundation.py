@@ -90,7 +90,7 @@ def test_cli_output_into_a_closed_pipe_is_not_a_traceback():
     import subprocess
     import sys
 
-    code = ("import sys; from core_pruning.utils import cli_entry, print_json\n"
+    code = ("import sys; from prunelab.cli import cli_entry, print_json\n"
             "main = cli_entry(lambda: print_json({'x': list(range(100000))}))\n"
             "sys.exit(main())")
     pipe = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
