@@ -1,4 +1,4 @@
-"""``python -m cp_predict``: see :mod:`cp_predict.cli`."""
+"""``python -m cp_predict``: the command line of :mod:`cp_predict.cli`."""
 
 import sys
 

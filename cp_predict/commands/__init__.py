@@ -1,0 +1,1 @@
+"""The ``python -m cp_predict`` commands, one module each (``add_parser(subparsers, name)`` and ``run(args)``)."""
