@@ -168,7 +168,7 @@ def read_openpose_json_dir(
         width, height = image_size or DEFAULT_IMAGE_SIZE
         if seen.any() and (xy[seen][:, 0].max() > width * 1.05 or xy[seen][:, 1].max() > height * 1.05):
             raise InputError(f"{folder}: keypoints lie outside a {width}x{height} image; give the video's size "
-                             "(--image-size WxH)")
+                             "({option})", option="image_size")
         norm = xy / np.array([width, height]) - 0.5
     norm[~seen] = 0.0
     data = np.concatenate([norm, conf[..., None]], axis=-1).transpose(2, 0, 1)  # (3, T, V)

@@ -108,7 +108,8 @@ class GeneratorConfig:
             raise InputError(f"{{option}} must be in [0, 1], got {self.at_risk_fraction:g}", option="at_risk_fraction")
         unknown = [j for j in self.planted_joints if j not in JOINT_INDEX]
         if unknown:
-            raise InputError(f"unknown joint {unknown[0]!r} in {{option}} (joints: {', '.join(JOINT_NAMES)})", option="plant")
+            raise InputError(f"unknown joint {unknown[0]!r} in {{option}} (joints: {', '.join(JOINT_NAMES)})",
+                             option="planted_joints")
         trunk = {"neck", "r_hip", "l_hip", "r_shoulder", "l_shoulder"} & set(self.planted_joints)
         if trunk:
             raise InputError(f"cannot plant in trunk joint {sorted(trunk)[0]!r}: it anchors normalisation")

@@ -42,7 +42,7 @@ def test_simulate_refuses_to_overwrite(tmp_path, capsys):
     assert out.read_bytes() == before
     assert run(capsys, "simulate", "--n", 8, "--out", out, "--force")[0] == 0
     code, _, err = run(capsys, "simulate", "--n", 4, "--out", tmp_path / "p.npz", "--plant", "l_hand")
-    assert code == 2 and "unknown joint 'l_hand'" in err
+    assert code == 2 and "unknown joint 'l_hand' in --plant" in err
 
 
 def test_train_writes_model_report_and_card(workdir):

@@ -185,7 +185,7 @@ def test_openpose_errors(tmp_path):
     kp = np.full((18, 3), 900.0)
     kp[:, 2] = 0.8
     _write_openpose(tmp_path / "big", [kp] * 120)
-    with pytest.raises(InputError, match="image-size"):
+    with pytest.raises(InputError, match=r"give the video's size \(image_size\)"):
         load_skeletons(tmp_path / "big")
     assert load_skeletons(tmp_path / "big", image_size=(1000, 1000)).num_frames == 120
 

@@ -12,6 +12,7 @@ from typing import Any
 from cp_predict import RESEARCH_NOTICE
 from cp_predict.commands.common import add_command_parser, add_force_argument, add_json_argument, npz_output
 from prunelab.cli import positive_int, print_json
+from prunelab.errors import InputError
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -37,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
     out = npz_output(args)
     config = GeneratorConfig(n=args.n, seed=args.seed, frames=args.frames, fps=args.fps,
                              at_risk_fraction=args.at_risk_fraction, planted_joints=parse_joint_list(args.plant))
-    data = generate(config)
+    try:
+        data = generate(config)
+    except InputError as exc:
+        if exc.option == "planted_joints":
+            exc.option = "plant"  # the flag that gives them
+        raise
     save_npz(data, out)
     summary = {"notice": RESEARCH_NOTICE, "out": str(out), "n": len(data), "n_at_risk": int(data.labels.sum()),
                "frames": data.num_frames, "fps": data.fps, "seed": args.seed,
