@@ -7,10 +7,8 @@ small fast components) while varying what should not matter: camera roll (rotati
 
 **Left/right flip (mirror x and swap the joint labels) exists but is off by default.** Body side *does*
 matter here: unilateral CP shows as one-sided abnormal movement, and with flip on the attention learns
-"this joint on either side", so on data whose abnormal dynamics sit in r_elbow, r_wrist, r_ankle the top
-joints included l_elbow (issue 15). With flip off the model keeps side identity and its explanation names
-the side the movement came from, on any data (no special case for files that record planted joints).
-What it costs in AUC is measured by ``benchmarks/cp_flip_cost.py`` (README).
+"this joint on either side". With flip off the model keeps side identity and its explanation names the side the
+movement came from (the measurements: ``docs/notes/cp_predict.md``; the AUC cost: ``benchmarks/cp_flip_cost.py``).
 """
 
 from __future__ import annotations

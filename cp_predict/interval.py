@@ -12,11 +12,9 @@ Read it as a prediction set: the interval holds 1 only (``p - q > 0`` and ``p + 
 0 only: "not at risk"; both: "cannot tell at 90 %"; neither: the infant is less typical than 90 % of the
 calibration infants (the point estimate sits between the two labels' reach).
 
-Why not the old band (2.5-97.5 % of the fold models stretched to include the estimate): it had no
-coverage guarantee and put the estimate on an end by construction. The out-of-fold probabilities come from
-the fold models while the reported ``p`` comes from the final model (trained on all infants), so the
-guarantee is approximate; ``benchmarks/cp_interval_coverage.py`` measures the coverage on held-out
-generated infants and on MINI-RGBD out-of-fold predictions (README).
+The out-of-fold probabilities come from the fold models while the reported ``p`` comes from the final model
+(trained on all infants), so the guarantee is approximate; ``benchmarks/cp_interval_coverage.py`` measures the
+coverage (why this interval replaced the earlier band: ``docs/notes/cp_predict.md``).
 """
 
 from __future__ import annotations

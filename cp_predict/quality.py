@@ -23,8 +23,7 @@ RECOMMENDED_SECONDS = 10.0
 MIN_ASSESSABLE_FPS = 10.0
 # "Not assessable" gates (a result with no probability). Movement: the median over the four limbs of the
 # wrist's / ankle's range of motion relative to its shoulder / hip (5th-95th percentile of the 0.5 s-smoothed
-# distance, trunk lengths). Measured 2026-12-03: MINI-RGBD >= 0.23, 2000 generated infants (seeds 1-4) >= 0.038,
-# the 12 MINI-RGBD first frames frozen with detector-sized jitter (1.35 px) <= 0.017.
+# distance, trunk lengths); the threshold sits between real infants and frozen ones (docs/notes/cp_predict.md).
 MIN_LIMB_RANGE = 0.025
 SMOOTH_S = 0.5  # moving-average window of the range-of-motion measure (damps detector jitter)
 MIN_DETECTED_FRACTION = 0.5  # the infant (half of its joints) found in at least half of the frames

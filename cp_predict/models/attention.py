@@ -1,44 +1,25 @@
 """The paper's model: a temporal CNN on raw joint positions with joint channel attention.
 
-Reading of Zhu et al., "Interpreting deep learning based cerebral palsy prediction with channel
-attention" (BHI 2021), whose full text was not available: the input is raw (pre-processed) joint
-positions; a Squeeze-and-Excitation-style channel attention module treats **each body joint as one
-channel**, and its sigmoid weights, which rescale the joints before the rest of the network sees them,
-are read as per-joint importance. Choices we had to make, each for a stated reason:
+Reading of Zhu et al., "Interpreting deep learning based cerebral palsy prediction with channel attention"
+(BHI 2021; full text not available): a Squeeze-and-Excitation-style channel attention treats **each body joint as
+one channel**; its sigmoid weights rescale the joints before the rest of the network sees them and are read as
+per-joint importance. The choices the paper leaves open:
 
-* A small temporal encoder, shared by all joints (convolutions along time only, so joints never mix),
-  runs before the attention: squeezing raw positions would only give each joint's mean position, which
-  says nothing about movement. The squeeze pools each joint's encoded features over features and time,
-  with both average and max pooling as in CBAM; the excitation is a two-layer MLP over the 18 joints.
-* Velocities (frame differences) are appended to positions: they help fidgety detection
-  (``velocity=True``; the CLI can switch them off).
-* After attention the joints are stacked into channels and a 1-D temporal CNN (three conv-BN-ReLU
-  layers, two of them strided; the encoder's first layer already halves the frame rate) with global
-  average pooling and a linear head gives one logit.
-* Training adds a small L1 penalty on the attention weights (see :class:`~cp_predict.models.neural.TrainConfig`),
-  so joints compete: without it the weight of a joint the later layers ignore is unconstrained, and the
-  weights would not rank joints by usefulness.
-* **Joint dropout** (training only, ``forward(x, joint_dropout=p)``; :class:`~cp_predict.models.neural.TrainConfig`
-  sets p = 0.3): after the attention, each joint's whole feature map is zeroed with probability p (the others
-  scaled by 1 / (1 - p)), independently per sequence. Why: joints along a limb carry overlapping information
-  (a wrist's trajectory is its elbow's plus the forearm's), and with the L1 penalty a joint whose information an
-  attended joint already supplies only costs weight, so the attention kept *one* joint per limb and the seed
-  chose which. Measured on generated infants with the abnormal dynamics planted in l_elbow, l_wrist, l_knee,
-  l_ankle (600 training infants, validation set of 400 at generator seed 3): each planted joint alone separates
-  the classes (5-fold logistic regression on six kinematic features of that joint's trajectory: AUC 0.91, 0.96,
-  0.93, 0.97; every other joint 0.47-0.54), yet without joint dropout the attention sat at 0.98-1.0 on three
-  joints and below 0.25 on all others, the same for normal and at-risk infants (within 0.015), and freezing
-  any one joint other than l_ankle moved the AUC by at most 0.003; the fourth planted joint was l_knee (seed 0)
-  or l_wrist (seed 1), so precision@4 was 0.75. Without the L1 penalty the ranking was worse (0.50). With joint
-  dropout the backbone cannot rely on any single joint, so every informative joint's weight pays off whenever
-  a partner is dropped: precision@4 = 1.00 at seeds 0, 1, 2 for both p = 0.2 and p = 0.3, but the weight of
-  the fourth planted joint over the best non-planted one was 1.6-4.7x for p = 0.2 and 2.9-4.1x for p = 0.3,
-  hence 0.3; with p = 0.3 and l_wrist, l_ankle planted, precision@2 = 1.00 at seeds 0 and 1; AUC 1.00
-  throughout. ``benchmarks/cp_planted_diagnosis.py`` repeats these measurements. Inference is unchanged
-  (dropout is off in ``eval()``).
+* a small temporal encoder shared by all joints (convolutions along time only, so joints never mix) runs before
+  the attention, because squeezing raw positions would only give each joint's mean position; the squeeze pools
+  each joint's features by average and max (as CBAM), the excitation is a two-layer MLP over the 18 joints;
+* velocities (frame differences) are appended to positions (``velocity=True``): they help fidgety detection;
+* after the attention the joints are stacked into channels: a 1-D temporal CNN (three conv-BN-ReLU layers, two
+  strided), global average pooling and a linear head give one logit.
 
-The forward pass returns ``(logit, attention, encoded)``; ``encoded`` (N, F, T, 18) is where Grad-CAM
-looks for the joint x time map, because it is the last layer that still has a joint axis.
+Training (:class:`~cp_predict.models.neural.TrainConfig`) adds an L1 penalty on the attention weights, so joints
+compete and the weights rank them by usefulness, and **joint dropout** (``forward(x, joint_dropout=p)``, p = 0.3):
+each joint's attended features are zeroed with probability p per sequence, so that joints along one limb, which
+carry overlapping information, all earn weight instead of one per limb chosen by the seed. The measurements behind
+both are in ``docs/notes/cp_predict.md``. Inference is unchanged (dropout is off in ``eval()``).
+
+The forward pass returns ``(logit, attention, encoded)``; ``encoded`` (N, F, T, 18) is where Grad-CAM looks for
+the joint x time map, because it is the last layer that still has a joint axis.
 """
 
 from __future__ import annotations
@@ -91,7 +72,13 @@ def _conv_bn_relu(conv: nn.Module, width: int, dims: int) -> list[nn.Module]:
 
 
 class JointAttentionNet(nn.Module):
-    """Temporal CNN with joint channel attention; see the module docstring."""
+    """Temporal CNN with joint channel attention (see the module docstring).
+
+    ``in_channels``: coordinates per joint (x, y); ``velocity``: append frame differences; ``joint_features``:
+    encoder features per joint; ``hidden``: width of the temporal CNN after the attention (its last layer has twice
+    that); ``reduction``: the attention MLP's bottleneck (joints / reduction); ``kernel``: the first encoder layer's
+    temporal kernel; ``dropout``: before the linear head.
+    """
 
     def __init__(self, in_channels: int = 2, velocity: bool = True, joints: int = NUM_JOINTS,
                  joint_features: int = 8, hidden: int = 48, reduction: int = 2, kernel: int = 9,
