@@ -67,8 +67,9 @@ def _channels_figure(before: dict[str, int], after: dict[str, int]):
 def _out_channels(model) -> dict[str, int]:
     from torch import nn
 
+    layers = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
     return {name: (m.out_features if isinstance(m, nn.Linear) else m.out_channels)
-            for name, m in model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))}
+            for name, m in model.named_modules() if isinstance(m, layers)}
 
 
 def _report_markdown(label: str, report: dict[str, Any], normality_summary: str, latency: dict[str, float]) -> str:
@@ -101,7 +102,7 @@ def run_pruning(label: str, criterion: str, target: float, compared: list[str], 
     from core_pruning import prune
     from core_pruning.analysis import analyze, similarity_figure
     from core_pruning.latency import latency_ratio
-    from prunelab.errors import InputError
+    from prunelab.errors import InputError, error_message
 
     seed = int(seed)
     try:
@@ -112,7 +113,7 @@ def run_pruning(label: str, criterion: str, target: float, compared: list[str], 
         options = {"seed": seed} if criterion == "random" else {}
         result = prune(model, x, criterion=criterion, target_flops=float(target), round_to=int(round_to), **options)
     except InputError as exc:
-        return (f"**Cannot prune:** {exc}", *empty)
+        return (f"**Cannot prune:** {error_message(exc)}", *empty)
     batch = torch.randn(LATENCY_BATCH, *x.shape[1:], generator=torch.Generator().manual_seed(seed))
     latency = latency_ratio(unpruned, result.model, batch, repeats=LATENCY_REPEATS)
     summary = (f"Weights look Gaussian-like in {analysis.gaussian_layers} of {analysis.tested_layers} tested conv "
