@@ -47,11 +47,13 @@ from torch import Tensor, nn
 
 from prunelab.device import resolve_device, set_threads
 from prunelab.errors import InputError
+from prunelab.runs import RunDir
+from prunelab.training import StepLoop, smoothed
 
 from .data import RandomCrops, heldout_images, training_images
 from .encoder import ConvBNReLU, ConvReLU, GoogLeNetEncoder, fold_batchnorm
 from .teacher import load_teacher_encoder
-from .training import RunDir, RunState, StepLoop, resume, smoothed
+from .training import train_steps
 from .weights import save_encoder
 
 #: student level -> (teacher feature, weight in the loss): the pairs a run may match
@@ -155,30 +157,29 @@ def run_distillation(config: DistillConfig, run: str | Path, export: str | Path 
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     train_images = training_images(config.use_shared)
     sampler = RandomCrops(train_images, config.crop, seed=config.seed)
-    modules = {"student": student, "heads": heads}
-    state = resume(run_dir, modules, optimizer, sampler)
     held_batch = _fixed_batch(heldout_images(config.use_shared), config.crop, 16, seed=1234).to(device)
 
-    def evaluate_held_out(state: RunState) -> None:
-        if state.step % (config.checkpoint_every * 4) == 0 or state.step == config.steps:
+    def evaluate_held_out(loop: StepLoop) -> None:
+        if loop.step % (config.checkpoint_every * 4) == 0 or loop.step == config.steps:
             held = _evaluate(student, heads, teacher, held_batch)
-            state.history[-1].update({f"heldout_{k}": v for k, v in held.items()})
-            run_dir.append_log({"step": state.step, **{f"heldout_{k}": v for k, v in held.items()}})
+            loop.annotate({f"heldout_{k}": v for k, v in held.items()}, run_dir)
             student.train()
 
     student.train()
-    loop = StepLoop("distill", config.steps, config.lr, config.batch, config.checkpoint_every, modules, optimizer,
-                    sampler, run_dir, device)
-    timer = loop.run(state, lambda batch: distill_losses(student, heads, teacher, batch, config.sparsity),
-                     evaluate_held_out, progress)
+    loop = train_steps("distill", run_dir, steps=config.steps, lr=config.lr, batch=config.batch,
+                       checkpoint_every=config.checkpoint_every, modules={"student": student, "heads": heads},
+                       optimizer=optimizer, sampler=sampler, device=device,
+                       compute_losses=lambda batch: distill_losses(student, heads, teacher, batch, config.sparsity),
+                       on_checkpoint=evaluate_held_out, progress=progress)
     final_held = _evaluate(student, heads, teacher, held_batch)
+    history = loop.history
     summary = {
-        "steps": state.step,
-        "train_seconds": round(timer.seconds, 1),
-        "train_loss_last50": round(smoothed(state.history, "loss"), 5),
-        "train_distill_last50": round(smoothed(state.history, "distill"), 5),
-        "train_sparsity_last50": round(smoothed(state.history, "sparsity"), 5),
-        **{f"train_{lvl}_last50": round(smoothed(state.history, lvl), 5) for lvl in config.levels},
+        "steps": loop.step,
+        "train_seconds": round(loop.seconds, 1),
+        "train_loss_last50": round(smoothed(history, "loss"), 5),
+        "train_distill_last50": round(smoothed(history, "distill"), 5),
+        "train_sparsity_last50": round(smoothed(history, "sparsity"), 5),
+        **{f"train_{lvl}_last50": round(smoothed(history, lvl), 5) for lvl in config.levels},
         **{f"heldout_{k}": round(v, 5) for k, v in final_held.items()},
         "train_images": len(train_images),
         "device": str(device),

@@ -36,6 +36,8 @@ from torch import Tensor, nn
 
 from prunelab.device import resolve_device, set_threads
 from prunelab.errors import InputError
+from prunelab.runs import RunDir
+from prunelab.training import StepLoop, smoothed
 
 from .data import PairCrops, RandomCrops, heldout_images, split_images, training_images
 from .decoder import Decoder
@@ -43,7 +45,7 @@ from .encoder import GoogLeNetEncoder
 from .images import to_tensor
 from .padding import pad_to_multiple, unpad
 from .teacher import load_teacher_encoder
-from .training import RunDir, StepLoop, resume, smoothed
+from .training import train_steps
 from .transforms import adain_batch
 from .weights import load_decoder, load_encoder, round_to_half, save_decoder
 
@@ -225,10 +227,8 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
         def compute(batch: Tensor) -> dict[str, Tensor]:
             return stylization_losses(encoder, decoder, teacher, batch, config)
 
-        def on_checkpoint(state) -> None:
-            scores = validation(decoder)
-            state.history[-1].update(scores)
-            run_dir.append_log({"step": state.step, **scores})
+        def on_checkpoint(loop: StepLoop) -> None:
+            loop.annotate(validation(decoder), run_dir)
     else:
         train_images = training_images(config.use_shared)
         sampler = RandomCrops(train_images, config.crop, seed=config.seed)
@@ -237,26 +237,26 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
             return decoder_losses(encoder, decoder, teacher, batch, config.perceptual_weight)
 
         on_checkpoint = None
-    modules = {"decoder": decoder}
-    state = resume(run_dir, modules, optimizer, sampler)
     decoder.train()
-    loop = StepLoop("train-decoder", config.steps, config.lr, config.batch, config.checkpoint_every, modules,
-                    optimizer, sampler, run_dir, device)
-    timer = loop.run(state, compute, on_checkpoint=on_checkpoint, progress=progress)
+    loop = train_steps("train-decoder", run_dir, steps=config.steps, lr=config.lr, batch=config.batch,
+                       checkpoint_every=config.checkpoint_every, modules={"decoder": decoder}, optimizer=optimizer,
+                       sampler=sampler, device=device, compute_losses=compute, on_checkpoint=on_checkpoint,
+                       progress=progress)
+    history = loop.history
     decoder.eval().cpu()
     round_to_half(decoder)  # the shipped weights are float16: measure what is shipped
     encoder.cpu()
     held = heldout_images(config.use_shared)
     train_subset = dict(list(train_images.items())[:: max(1, len(train_images) // 10)])
     summary = {
-        "steps": state.step,
-        "train_seconds": round(timer.seconds, 1),
-        "train_loss_last50": round(smoothed(state.history, "loss"), 5),
-        "train_pixel_l1_last50": round(smoothed(state.history, "pixel"), 5),
-        "train_perceptual_last50": round(smoothed(state.history, "perceptual"), 5),
-        **({"objective": "adain", "train_content_last50": round(smoothed(state.history, "content"), 5),
-            "train_style_last50": round(smoothed(state.history, "style"), 5),
-            **{key: value for key, value in state.history[-1].items() if key.startswith("val_")}}
+        "steps": loop.step,
+        "train_seconds": round(loop.seconds, 1),
+        "train_loss_last50": round(smoothed(history, "loss"), 5),
+        "train_pixel_l1_last50": round(smoothed(history, "pixel"), 5),
+        "train_perceptual_last50": round(smoothed(history, "perceptual"), 5),
+        **({"objective": "adain", "train_content_last50": round(smoothed(history, "content"), 5),
+            "train_style_last50": round(smoothed(history, "style"), 5),
+            **{key: value for key, value in history[-1].items() if key.startswith("val_")}}
            if config.objective == "adain" else {"objective": "reconstruction"}),
         "psnr_heldout_512": round(reconstruction_psnr(encoder, decoder, held), 2),
         "psnr_train_512": round(reconstruction_psnr(encoder, decoder, train_subset), 2),

@@ -1,15 +1,22 @@
-"""Atomic, resumable training checkpoints (one file, rewritten after every epoch).
+"""Run folders and atomic, resumable checkpoints.
 
-A checkpoint holds everything a run needs to continue bit-for-bit: weights, optimizer and schedule
-state, the epoch and step counters, the metric history, every callback's state and the random-number
-generator states (Python, NumPy, torch CPU and CUDA). It is written with ``atomic_save`` (a crash never
-leaves half a file) and read with ``torch.load(weights_only=True)``, so only plain data is stored:
-NumPy's generator state is converted to a tensor and back.
+A checkpoint holds everything a run needs to continue bit-for-bit: weights, optimiser and schedule state,
+step counters, the logged history, callback or sampler state, and the random-number generator states
+(Python, NumPy, torch CPU and CUDA). It is written with ``atomic_save`` (a crash never leaves half a file)
+and read with ``torch.load(weights_only=True)``, so only plain data is stored: NumPy's generator state is
+converted to a tensor and back.
+
+A :class:`RunDir` is the folder of one resumable run: ``checkpoint.pt``, ``config.json`` (the settings, checked
+when the run is resumed: a run is never continued with a different schedule) and ``log.jsonl`` (one JSON record
+per logged step, readable while the run goes on). The training engine (:class:`prunelab.training.StepLoop`) is
+what writes and reads them.
 """
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +24,15 @@ import numpy as np
 import torch
 
 from prunelab.errors import InputError, clean_message
-from prunelab.io import atomic_save
+from prunelab.io import atomic_save, atomic_write_text
 
 CHECKPOINT_FORMAT = "prunelab-train/1"
+#: Settings that may change between a run and its resumption: they do not change the maths done so far.
+RESUMABLE_SETTINGS = frozenset({"threads", "device", "checkpoint_every", "export", "card", "progress"})
 
 
 def rng_state() -> dict[str, Any]:
+    """The Python, NumPy, torch CPU (and CUDA) generator states as plain data."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
@@ -36,6 +46,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned (CUDA states only onto the same number of devices)."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
@@ -46,6 +57,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` plus the format tag and the RNG states to ``path`` atomically."""
     return atomic_save({"format": CHECKPOINT_FORMAT, **payload, "rng": rng_state()}, path)
 
 
@@ -60,3 +72,34 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a prunelab training checkpoint")
     return data
+
+
+class RunDir:
+    """The folder of one resumable run: ``checkpoint.pt``, ``config.json`` and ``log.jsonl``.
+
+    ``config``: the run's settings (JSON-serialisable). When the folder already holds a checkpoint, every setting
+    but ``resumable`` ones must equal the saved ``config.json``; otherwise :class:`InputError` (parameter
+    ``option``, default ``run``): a run is never continued with a different schedule or objective.
+    """
+
+    def __init__(self, path: str | Path, config: Mapping[str, Any],
+                 resumable: Iterable[str] = RESUMABLE_SETTINGS, option: str = "run") -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.log = self.path / "log.jsonl"
+        self.config = dict(config)
+        config_file = self.path / "config.json"
+        if config_file.exists() and self.checkpoint.exists():
+            old = json.loads(config_file.read_text())
+            allowed = set(resumable)
+            changed = sorted(k for k in self.config if k in old and old[k] != self.config[k] and k not in allowed)
+            if changed:
+                raise InputError(f"{self.path} holds a run with different settings ({', '.join(changed)}); "
+                                 "use another {option} folder or delete it", option=option)
+        atomic_write_text(json.dumps(self.config, indent=2), config_file)
+
+    def append_log(self, record: Mapping[str, Any]) -> None:
+        """Append one JSON line to ``log.jsonl``."""
+        with self.log.open("a") as handle:
+            handle.write(json.dumps(dict(record)) + "\n")

@@ -9,7 +9,7 @@ import torch
 
 from artnet.cli import main
 from artnet.data import RandomCrops, wheel_image
-from artnet.training import cosine_lr
+from prunelab.training import cosine_lr
 
 
 def test_random_crops_are_deterministic_and_in_range():

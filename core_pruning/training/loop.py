@@ -1,10 +1,12 @@
-"""The shared training loop: ``fit`` and ``evaluate`` with callbacks, progress, checkpoints and DDP.
+"""Epoch-based training of a model on a ``Dataset``: ``fit`` and ``evaluate`` with callbacks, progress and DDP.
 
 Every training-time pruning method in prunelab is a :class:`~core_pruning.training.callbacks.Callback`
-on this loop, and other packages use it for plain training and fine-tuning::
+on this trainer, and other packages use it for plain training and fine-tuning::
 
     result = core_pruning.train(model, data.train, data.test, epochs=5, lr=0.05, checkpoint="run/ckpt.pt")
 
+The optimiser step, learning-rate schedule, checkpoint and resume are those of the one training engine,
+:class:`prunelab.training.StepLoop`; this module adds epochs, data loading, callbacks, metrics and DDP.
 Design choices, and why:
 
 - ``batch_size`` is the *global* batch. Under ``torchrun`` each of the N processes takes ``batch_size / N``
@@ -24,6 +26,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +39,8 @@ from tqdm.auto import tqdm
 from core_pruning.training import distributed
 from core_pruning.training.callbacks import BatchResult, Callback
 from prunelab.errors import InputError
-from prunelab.runs import load_checkpoint, save_checkpoint, set_rng_state
 from prunelab.seed import seed_everything
+from prunelab.training import StepLoop, schedule_factor
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -162,13 +165,31 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
         self.callbacks = list(callbacks)
-        self.optimizer = self._build_optimizer(list(params) if params is not None else list(self.model.parameters()))
-        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        optimizer = self._build_optimizer(list(params) if params is not None else list(self.model.parameters()))
+        #: the engine doing the optimiser steps, schedule, checkpoints and resume; its history is one record per epoch
+        self.loop = StepLoop(optimizer, grad_clip=self.config.grad_clip, clip_module=self.model)
         self.epoch = 0  # completed epochs
-        self.global_step = 0
         self.steps_per_epoch = 0
-        self.history: list[dict[str, float]] = []
         self.should_stop = False  # a callback may set it to end training after the current epoch
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.loop.optimizer
+
+    @property
+    def scheduler(self) -> torch.optim.lr_scheduler.LRScheduler | None:
+        schedule = self.loop.schedule
+        return schedule if isinstance(schedule, torch.optim.lr_scheduler.LRScheduler) else None
+
+    @property
+    def global_step(self) -> int:
+        """Optimiser steps done so far (counting those of a resumed checkpoint)."""
+        return self.loop.step
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One metrics dict per completed epoch."""
+        return self.loop.history
 
     # -- set-up ---------------------------------------------------------------------------------
     def _build_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
@@ -181,19 +202,8 @@ class Trainer:
 
     def _build_scheduler(self) -> torch.optim.lr_scheduler.LRScheduler:
         c = self.config
-        total = max(1, c.epochs * self.steps_per_epoch)
-        warmup = int(c.warmup_epochs * self.steps_per_epoch)
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = (step - warmup) / max(1, total - warmup)
-            if c.schedule == "cosine":
-                return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-            if c.schedule == "step":
-                return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
-            return 1.0
-
+        factor = partial(schedule_factor, c.schedule, total=max(1, c.epochs * self.steps_per_epoch),
+                         warmup=int(c.warmup_epochs * self.steps_per_epoch))
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
     def _loader(self, data: Dataset, epoch: int) -> DataLoader:
@@ -204,44 +214,32 @@ class Trainer:
                           num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def _state(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "epoch": self.epoch,
-            "global_step": self.global_step,
-            "history": self.history,
-            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks],
-            "config": asdict(self.config),
-        }
-
     def save_checkpoint(self, path: str | Path | None = None) -> None:
         """Write the resumable state (main process only; the others wait)."""
         target = path or self.config.checkpoint
         if target is None:
             return
         if self.dist.is_main:
-            save_checkpoint(target, self._state())
+            self.loop.save(target, {"model": self.model}, {
+                "epoch": self.epoch,
+                "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks],
+                "config": asdict(self.config),
+            })
         distributed.barrier()
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = load_checkpoint(path)
+        """Continue from a checkpoint written by :meth:`save_checkpoint` with the same callbacks."""
+        state = self.loop.read(path)
+        if state is None:
+            raise FileNotFoundError(f"no checkpoint at {path}")
         saved = [c["type"] for c in state["callbacks"]]
         if saved != [type(cb).__name__ for cb in self.callbacks]:
             raise InputError(f"checkpoint {path} was written with callbacks {saved}, not "
                              f"{[type(cb).__name__ for cb in self.callbacks]}")
-        try:
-            self.model.load_state_dict(state["model"])
-        except RuntimeError as exc:
-            raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from exc
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch, self.global_step, self.history = state["epoch"], state["global_step"], list(state["history"])
+        self.loop.restore(state, {"model": self.model}, path)
+        self.epoch = state["epoch"]
         for cb, saved_cb in zip(self.callbacks, state["callbacks"]):
             cb.load_state_dict(saved_cb["state"])
-        set_rng_state(state["rng"])
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, train_data: Dataset, val_data: Dataset | None = None) -> TrainResult:
@@ -252,7 +250,7 @@ class Trainer:
         seed_everything(c.seed + self.dist.rank)
         batches = len(self._loader(train_data, 0))
         self.steps_per_epoch = min(batches, c.steps_per_epoch) if c.steps_per_epoch else batches
-        self.scheduler = self._build_scheduler()
+        self.loop.schedule = self._build_scheduler()
         for cb in self.callbacks:
             cb.on_fit_start(self)
         if c.checkpoint and c.resume and Path(c.checkpoint).is_file():
@@ -267,8 +265,8 @@ class Trainer:
             metrics["epoch"] = self.epoch
             for cb in self.callbacks:
                 cb.on_epoch_end(self, metrics)
-            self.history.append(metrics)
-            self._log(metrics)
+            self.loop.log(metrics)
+            self._show(metrics)
             self.save_checkpoint()
         for cb in self.callbacks:
             cb.on_fit_end(self)
@@ -312,31 +310,23 @@ class Trainer:
             extra = cb.extra_loss(self, outputs)
             if extra is not None:
                 total = total + extra
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"loss is {float(total.detach())} at step {self.global_step}: "
-                                     "lower the learning rate")
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        for cb in self.callbacks:
-            cb.on_after_backward(self)
-        if self.config.grad_clip:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.global_step += 1
+        self.loop.optimise(total, after_backward=self._after_backward)
         result = BatchResult(inputs, targets, outputs.detach(), loss.detach(),
                              _count_correct(outputs.detach(), targets))
         for cb in self.callbacks:
             cb.on_step_end(self, result)
         return result
 
+    def _after_backward(self) -> None:
+        for cb in self.callbacks:
+            cb.on_after_backward(self)
+
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss and accuracy of the (plain) model on ``data``, each process scoring its shard."""
         return evaluate(self.model, data, batch_size=self.config.eval_batch_size, loss_fn=self.loss_fn,
                         device=self.device)
 
-    def _log(self, metrics: dict[str, float]) -> None:
+    def _show(self, metrics: dict[str, float]) -> None:
         if not (self.config.progress and self.dist.is_main):
             return
         shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k not in ("epoch", "seconds"))

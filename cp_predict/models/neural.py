@@ -21,6 +21,7 @@ from cp_predict.models.attention import JointAttentionNet
 from cp_predict.models.base import RiskModel
 from cp_predict.models.stgcn import STGCN
 from cp_predict.preprocess import windows
+from prunelab.training import StepLoop
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"attention": JointAttentionNet, "stgcn": STGCN}
 #: Most sequences per forward at inference: the time windows of a batch are stacked into one call.
@@ -97,7 +98,7 @@ class TorchRiskModel(RiskModel):
         pos_weight = torch.tensor((len(y) - n_pos) / max(n_pos, 1.0)) if 0 < n_pos < len(y) else torch.tensor(1.0)
         opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, int(np.ceil(len(x) / cfg.batch_size)))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+        loop = StepLoop(opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch))
         extra = {"joint_dropout": cfg.joint_dropout} if isinstance(self.net, JointAttentionNet) else {}
         history = []
         self.net.train()
@@ -113,10 +114,7 @@ class TorchRiskModel(RiskModel):
                 loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(y[idx]), pos_weight=pos_weight)
                 if weights is not None and cfg.attention_l1:
                     loss = loss + cfg.attention_l1 * weights.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                loop.optimise(loss)
                 total += float(loss.detach()) * len(idx)
             history.append(total / len(x))
         self.net.eval()
