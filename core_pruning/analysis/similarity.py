@@ -23,7 +23,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from core_pruning.analysis.scores import CriteriaScores
 
@@ -67,6 +66,8 @@ def _nanmean(values: list[float]) -> float:
 
 def rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(Spearman rho, Kendall tau-b) of two score vectors; ``nan`` where undefined (constant or < 3 values)."""
+    from core_pruning.analysis._optional import stats
+
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape:
         raise ValueError(f"score vectors differ in length: {x.shape} vs {y.shape}")
