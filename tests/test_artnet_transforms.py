@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artnet.transforms import StyleFeatures, adain, mean_cov, mean_std, s2, style_swap, wct
+from artnet.transforms import (
+    DEFAULT_TRANSFORM,
+    TRANSFORMS,
+    StyleFeatures,
+    adain,
+    mean_cov,
+    mean_std,
+    s2,
+    style_swap,
+    transform_names,
+    wct,
+)
 
 
 def _features(channels: int, height: int, width: int, seed: int, offset: float = 0.0) -> torch.Tensor:
@@ -166,3 +177,37 @@ def test_transforms_run_at_4k_feature_size_in_bounded_memory():
     for fn in (adain, wct):
         out = fn(content, style)
         assert out.shape == content.shape and torch.isfinite(out).all()
+
+
+def test_one_registry_of_transform_names_feeds_the_model_and_the_command_line(monkeypatch):
+    """Names are written once (:data:`artnet.transforms.TRANSFORMS`): the CLI choices and ArtNet read them."""
+    import argparse
+
+    from artnet.commands.common import add_style_arguments, add_transform_argument
+    from artnet.model import ArtNet
+
+    assert transform_names() == ("s2", "adain", "wct") and DEFAULT_TRANSFORM in TRANSFORMS
+    assert TRANSFORMS == {"s2": s2, "adain": adain, "wct": wct}
+
+    def identity(content, style, content_mask=None, stats_hook=None):
+        return content if content.dim() == 3 else content[0]
+
+    monkeypatch.setitem(TRANSFORMS, "identity", identity)  # a new transform, registered once
+    parser = argparse.ArgumentParser()
+    add_style_arguments(parser)
+    action = next(a for a in parser._actions if a.dest == "transform")
+    assert tuple(action.choices) == ("s2", "adain", "wct", "identity") and action.default == DEFAULT_TRANSFORM
+    assert parser.parse_args(["--transform", "identity"]).transform == "identity"
+    bench = argparse.ArgumentParser()
+    add_transform_argument(bench, "adain")
+    assert next(a for a in bench._actions if a.dest == "transform").choices == transform_names()
+
+    from artnet.decoder import Decoder
+    from artnet.encoder import GoogLeNetEncoder
+
+    torch.manual_seed(0)
+    encoder = GoogLeNetEncoder().eval()
+    net = ArtNet(encoder, Decoder(encoder.out_channels).eval())
+    content = torch.rand(1, 3, 32, 32)
+    assert torch.equal(net.stylize(content, content, transform="identity").image, net.stylize(content, content,
+                                                                                              alpha=0.0).image)

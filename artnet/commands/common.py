@@ -1,0 +1,212 @@
+"""Arguments, value parsers and helpers shared by the artnet commands (validated once, here).
+
+:func:`load_net` is where a command opts in to :func:`artnet.runtime.retain_freed_memory` (the process is the
+command's own); the library never changes the allocator by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from artnet.transforms import DEFAULT_TRANSFORM, transform_names
+from prunelab.cli import positive_int, print_json
+from prunelab.errors import InputError
+from prunelab.io import check_output_path
+
+PROG = "python -m artnet"
+
+
+def add_command_parser(subparsers: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """The sub-command's parser (``kwargs`` as for ``add_parser``); it keeps its command line as ``args.argv``.
+
+    ``args.argv`` is ``[name, *arguments]``: weight cards and reports record ``python -m artnet <argv>``
+    (:func:`command_text`) so an output says how it was made.
+    """
+    parser = subparsers.add_parser(name, **kwargs)
+    parse_known_args = parser.parse_known_args
+
+    def parse_and_record(arg_strings: list[str] | None = None, namespace: Any = None) -> Any:
+        namespace, extras = parse_known_args(arg_strings, namespace)
+        namespace.argv = [name, *(arg_strings or [])]
+        return namespace, extras
+
+    parser.parse_known_args = parse_and_record  # type: ignore[method-assign]
+    return parser
+
+
+# -- value parsers (argparse ``type=``) ---------------------------------------------------------------------
+def size_arg(text: str) -> int:
+    """A long side in pixels, 16..4096, or 0 (keep the input's)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a pixel count, got {text!r}") from None
+    from artnet.images import validate_size
+
+    try:
+        return validate_size(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def fraction_arg(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def weights_arg(text: str) -> list[float]:
+    """Comma-separated numbers (style-mixing weights)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weights must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("no weights given")
+    return values
+
+
+def names_arg(text: str) -> list[str]:
+    """Comma-separated names."""
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no names given")
+    return names
+
+
+# -- argument groups ----------------------------------------------------------------------------------------
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--encoder --decoder --device --threads --tile``: which network runs where."""
+    parser.add_argument("--encoder", default="pruned",
+                        help="pruned (default, shipped), unpruned, imagenet (needs internet and --decoder) or a "
+                             "weights file")
+    parser.add_argument("--decoder", help="decoder weights file (default: the shipped one)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--tile", type=positive_int, default=1024,
+                        help="tile side in pixels for large images (default 1024; memory is bounded by it)")
+
+
+def add_transform_argument(parser: argparse.ArgumentParser, default: str = DEFAULT_TRANSFORM,
+                           what: str = "feature transform") -> None:
+    """``--transform``, one of the registered names (:data:`artnet.transforms.TRANSFORMS`)."""
+    parser.add_argument("--transform", choices=transform_names(), default=default, help=f"{what} (default {default})")
+
+
+def add_style_arguments(parser: argparse.ArgumentParser, transform: str = DEFAULT_TRANSFORM) -> None:
+    """``--transform --alpha --swap-weight --style-patches --preserve-color --size --style-size``."""
+    add_transform_argument(parser, transform)
+    parser.add_argument("--alpha", type=fraction_arg, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--swap-weight", type=fraction_arg,
+                        help="S2 only: share of the swapped (textured) features blended with the aligned ones, in "
+                             "[0, 1] (default: artnet.transforms.s2.SWAP_WEIGHT)")
+    parser.add_argument("--style-patches", type=positive_int,
+                        help="S2 only: most style patches matched (default 4096); 1024 ran S2 about 2x faster at "
+                             "512 px and kept about four fifths of its style gain over AdaIN")
+    parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    parser.add_argument("--size", type=size_arg, default=512,
+                        help="long side of the output in pixels, 16..4096 (default 512; 0 = keep the input's)")
+    parser.add_argument("--style-size", type=size_arg, default=512, help="long side for style images (default 512)")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, steps: int, batch: int, crop: int, lr: float) -> None:
+    """The run folder, export, schedule, seed and device options of ``distill`` and ``train-decoder``."""
+    parser.add_argument("--run", required=True, help="run folder: checkpoint.pt, log.jsonl (re-run to resume)")
+    parser.add_argument("--export", help="write the final weights here (e.g. weights/artnet_...pt) plus a card")
+    parser.add_argument("--force", action="store_true", help="overwrite --export if it exists")
+    parser.add_argument("--steps", type=positive_int, default=steps, help=f"optimiser steps (default {steps})")
+    parser.add_argument("--batch", type=positive_int, default=batch, help=f"crops per step (default {batch})")
+    parser.add_argument("--crop", type=positive_int, default=crop, help=f"crop side in pixels (default {crop})")
+    parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2; 0 = torch default)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--no-shared", action="store_true", help="train on wheel images only (no ../shared)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+# -- shared steps of the commands ---------------------------------------------------------------------------
+def transform_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Options of the chosen transform given on the command line (``--swap-weight``, ``--style-patches``: S2)."""
+    given = {flag: (key, value) for flag, key, value in (("--swap-weight", "swap_weight", args.swap_weight),
+                                                         ("--style-patches", "max_style_patches", args.style_patches))
+             if value is not None}
+    if given and args.transform != "s2":
+        raise InputError(f"{next(iter(given))} applies to --transform s2, not {args.transform}")
+    return dict(given.values())
+
+
+def load_net(args: argparse.Namespace):
+    """The :class:`artnet.ArtNet` chosen by the runtime arguments, with this process tuned for CPU inference.
+
+    On the CPU the command opts in to :func:`artnet.runtime.retain_freed_memory` (this process is the command's
+    own): freed activations stay mapped for the next layer, tile or image.
+    """
+    from artnet.model import ArtNet
+    from artnet.runtime import retain_freed_memory
+    from prunelab.device import set_threads
+
+    set_threads(args.threads)
+    net = ArtNet.load(args.encoder, args.decoder, device=args.device, tile=args.tile)
+    if net.device.type == "cpu":
+        retain_freed_memory()
+    return net
+
+
+def command_text(args: argparse.Namespace) -> str:
+    """The command that made an output, for cards and reports: ``python -m artnet <arguments>``.
+
+    The arguments are ``args.argv`` when the caller recorded them, else this process's ``sys.argv[1:]``.
+    """
+    argv = getattr(args, "argv", None)
+    return f"{PROG} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def check_export(args: argparse.Namespace) -> None:
+    """Refuse an existing ``--export`` file (without ``--force``) before any training starts."""
+    if args.export:
+        check_output_path(args.export, force=args.force)
+
+
+def training_card(what: str, summary: dict, args: argparse.Namespace, config: dict) -> dict:
+    """The JSON card written beside exported weights: data, augmentation, teacher, config, command, machine."""
+    return {
+        "weights": Path(args.export).name,
+        "what": what,
+        "data": "../shared/data/style content (7) + style (20) images, and wheel images "
+                "(skimage/sklearn/matplotlib; artnet.data.TRAIN_WHEEL); held out: artnet.data.HELDOUT_WHEEL "
+                "+ every 4th mountain_2 frame" + (" [run with --no-shared: wheel images only]"
+                                                  if getattr(args, "no_shared", False) else ""),
+        "augmentation": "random resized square crops (0.3-1 of the short side), horizontal flips, brightness/"
+                        "contrast/saturation jitter +-25%, 10% greyscale (artnet.data.RandomCrops)",
+        "teacher": "MingSun-Tse/Collaborative-Distillation 16x VGG19 auto-encoders (MIT, Huan Wang et al.), "
+                   "../shared/weights/teacher-cd16x",
+        "seed": args.seed,
+        "config": config,
+        "summary": summary,
+        "command": command_text(args),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def print_summary(summary: dict, as_json: bool) -> None:
+    """``summary`` as one JSON document, or one ``key: value`` line per entry."""
+    if as_json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")

@@ -1,0 +1,66 @@
+"""``python -m artnet train-decoder``: train the decoder to invert the (pruned) encoder.
+
+Reconstruction training (pixel L1 + teacher perceptual loss), or with ``--objective adain`` the teacher-scored
+content + style loss on training content x style pairs (:mod:`artnet.train_decoder`), in a run folder that the
+same command resumes. ``--export`` writes the final weights and a JSON card beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from artnet.commands.common import (
+    add_command_parser,
+    add_training_arguments,
+    check_export,
+    print_summary,
+    size_arg,
+    training_card,
+)
+
+
+def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
+    parser = add_command_parser(
+        subparsers, name, help="train the decoder to invert the (pruned) encoder",
+        description="Reconstruction training (pixel L1 + teacher perceptual loss), see artnet.train_decoder. "
+                    "Resumable: re-run the same command.")
+    add_training_arguments(parser, steps=1000, batch=8, crop=160, lr=2e-3)
+    parser.add_argument("--encoder", default="",
+                        help="encoder weights (default: shipped pruned encoder) or imagenet")
+    parser.add_argument("--perceptual-weight", type=float, default=0.05,
+                        help="weight of the perceptual term (0.05)")
+    parser.add_argument("--objective", choices=("reconstruction", "adain"), default="reconstruction",
+                        help="reconstruction (invert the encoder) or adain (teacher-scored content + style loss on "
+                             "train content x style pairs, plus reconstruction; see artnet.train_decoder)")
+    parser.add_argument("--content-weight", type=float, default=1.0, help="adain objective: content term weight (1)")
+    parser.add_argument("--style-weight", type=float, default=1.0, help="adain objective: style term weight (1)")
+    parser.add_argument("--reconstruction-weight", type=float, default=1.0,
+                        help="adain objective: weight of the reconstruction term (1)")
+    parser.add_argument("--init", default="", help="start from these decoder weights (e.g. weights/artnet_decoder.pt) "
+                                                   "instead of random ones")
+    parser.add_argument("--validation-size", type=size_arg, default=256,
+                        help="adain objective: long side of the validation pairs scored at each checkpoint (256)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from artnet.train_decoder import DecoderConfig, run_decoder_training
+    from artnet.weights import write_card
+
+    check_export(args)
+    config = DecoderConfig(encoder=args.encoder, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+                           perceptual_weight=args.perceptual_weight, seed=args.seed, threads=args.threads,
+                           device=args.device, use_shared=not args.no_shared, objective=args.objective,
+                           content_weight=args.content_weight, style_weight=args.style_weight,
+                           reconstruction_weight=args.reconstruction_weight,
+                           validation_size=args.validation_size, init=args.init)
+    summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
+    if args.export:
+        what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")
+        write_card(args.export, training_card(what, summary, args, asdict(config)))
+    print_summary(summary, args.json)
+    return 0
