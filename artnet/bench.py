@@ -4,7 +4,7 @@ Rows: ms per stylised image and peak memory, for each model x size x style-featu
 Models:
 
 * ``artnet`` -- pruned GoogLeNet encoder + decoder (shipped weights when present, else same architecture
-  with random weights and the note says so), AdaIN unless ``--transform``;
+  with random weights and the note says so), AdaIN unless ``transform``;
 * ``artnet_unpruned`` -- the same before zero-channel pruning (480 channels);
 * ``artnet_s2`` -- ``artnet`` with the S2 transform;
 * ``adain_vgg19`` -- VGG19 up to relu4_1 + mirror decoder, AdaIN (random weights: timing only);
@@ -20,9 +20,10 @@ change in the machine's load during the run touches every model alike and the ra
 Peak memory is measured in the untimed warm-up call of each row at its size (the sampling thread would
 otherwise compete with the timed work for the cores): on CUDA ``torch.cuda.max_memory_allocated``; on
 CPU the rise of the bytes allocated through ``malloc`` (:func:`artnet.runtime.allocated_bytes`, sampled
-every millisecond by a thread) over their level before the call -- the process keeps freed memory
-mapped (:mod:`artnet.runtime`), so its resident size no longer shows what a call needs. Off glibc, the
-rise of the resident size is used instead.
+every millisecond by a thread) over their level before the call -- once the process keeps freed memory mapped
+(:func:`artnet.runtime.retain_freed_memory`, which the ``bench`` command and ``benchmarks/artnet_speed.py`` opt
+in to, like ``stylize``), its resident size no longer shows what a call needs. Off glibc, the rise of the
+resident size is used instead.
 """
 
 from __future__ import annotations
@@ -174,7 +175,12 @@ def _timed(fn: Callable[[], Any], device: torch.device) -> float:
 def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats: int, tile: int,
               transform: str = "adain", style_size: int = 512, progress: Callable[[str], None] | None = None
               ) -> dict[str, Any]:
-    """Measure every model x size x (style cached, not cached); returns the ``--json`` document."""
+    """Measure every model x size x (style cached, not cached); returns the ``bench --json`` document.
+
+    ``sizes``: ``"WxH"`` strings; ``models``: names of :data:`MODELS`; ``repeats``: timed calls per row up to
+    1024x1024 (one above); ``tile``: tile side; ``transform``: for the ``artnet``/``artnet_unpruned`` rows;
+    ``style_size``: side of the random style image; ``progress``: called with one line per row.
+    """
     parsed = [(s, *parse_size(s)) for s in sizes]
     candidates, notes = _candidates(models, device, tile, transform)
     generator = torch.Generator().manual_seed(0)

@@ -73,11 +73,12 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
 
 
 def validate_size(size: int) -> int:
-    """Check a requested long side (``--size``); 0 means "keep the image's own size"."""
+    """Check a requested long side in pixels; 0 means "keep the image's own size"."""
     if size == 0:
         return 0
     if not MIN_SIDE <= size <= MAX_SIDE:
-        raise InputError(f"size {size} is out of range: use {MIN_SIDE}..{MAX_SIDE} (long side in pixels) or 0")
+        raise InputError(f"{{option}} {size} is out of range: use {MIN_SIDE}..{MAX_SIDE} (long side in pixels) or 0",
+                         option="size")
     return size
 
 
@@ -119,10 +120,10 @@ def check_working_size(height: int, width: int, name: str = "image") -> None:
     :data:`MAX_SIDE` (the encoder's reflection padding fails below 16 px)."""
     if min(height, width) < MIN_SIDE:
         raise InputError(f"{name} would be {width}x{height} pixels; style transfer needs at least {MIN_SIDE} px on "
-                         "each side (use a larger image, or a larger --size for a long, thin one)")
+                         "each side (use a larger image, or a larger {option} for a long, thin one)", option="size")
     if max(height, width) > MAX_SIDE:
         raise InputError(f"{name} is {width}x{height}; the largest supported long side is {MAX_SIDE} "
-                         "(pass --size to scale it down)")
+                         "(pass {option} to scale it down)", option="size")
 
 
 def load_tensor(source: str | Path | bytes, size: int = 0) -> Tensor:

@@ -4,7 +4,9 @@ One call, :meth:`ArtNet.stylize`, covers: the content-style trade-off ``alpha``;
 several styles mixed with weights (the transformed features are mixed, as in AdaIN's interpolation);
 a spatial mask (two styles, one per region, each with the content statistics of its own region);
 any resolution up to 4K in bounded memory (seamless tiling, :mod:`artnet.tiling`); cached style
-features (:meth:`ArtNet.encode_style`) for repeated use, e.g. video.
+features (:meth:`ArtNet.encode_style`) for repeated use, e.g. video. Constructing an ``ArtNet`` changes
+nothing outside it; a process that mainly stylises on the CPU may opt in to
+:func:`artnet.runtime.retain_freed_memory`, as the command line and the demo do.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from .decoder import Decoder
 from .encoder import GoogLeNetEncoder, imagenet_encoder
 from .images import fit_long_side, resize
 from .padding import pad_to_multiple, unpad
-from .runtime import retain_freed_memory
 from .tiling import decode_tiled, encode_tiled
-from .transforms import TRANSFORMS, StatsHook, StyleFeatures, with_prefix
+from .transforms import DEFAULT_TRANSFORM, TRANSFORMS, StatsHook, StyleFeatures, with_prefix
 
 #: Default long side of style images (style statistics barely change above it; bigger costs S2 time).
 STYLE_SIZE = 512
+#: Named encoders of :meth:`ArtNet.load` (anything else is a weights file).
 ENCODER_CHOICES = ("pruned", "unpruned", "imagenet")
 
 
@@ -61,26 +63,25 @@ def check_weights(weights: Sequence[float] | None, count: int) -> list[float]:
 class ArtNet:
     """Universal style transfer with a GoogLeNet encoder (pruned by default) and a light decoder.
 
-    On the CPU, constructing one keeps freed memory in the process (:func:`artnet.runtime.retain_freed_memory`,
-    glibc): page faults on fresh activation memory were a large share of the time at high resolution.
+    ``encoder``/``decoder``: normally :class:`GoogLeNetEncoder`/:class:`Decoder`; any pair with
+    ``out_channels``/``in_channels`` (and optionally ``tile_halo``/``tile_halo_cells``) works, which is how the
+    benchmarks run baselines through the same pipeline. ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``... or a
+    ``torch.device``. ``tile``: tile side in pixels (>= 64) that bounds the memory of large images.
+    Both networks are moved to ``device`` in eval mode without gradients; no process-wide setting changes
+    (for faster CPU inference call :func:`artnet.runtime.retain_freed_memory` yourself).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, device: str | torch.device = "cpu",
                  tile: int = 1024):
-        """``encoder``/``decoder``: normally :class:`GoogLeNetEncoder`/:class:`Decoder`; any pair with
-        ``out_channels``/``in_channels`` (and optionally ``tile_halo``/``tile_halo_cells``) works, which is
-        how the benchmarks run baselines through the same pipeline."""
         if decoder.in_channels != encoder.out_channels:
             raise InputError(f"decoder expects {decoder.in_channels} channels but the encoder gives "
                              f"{encoder.out_channels}: they were not trained together")
         self.device = resolve_device(str(device)) if isinstance(device, str) else device
-        if self.device.type == "cpu":
-            retain_freed_memory()  # freed activations stay mapped for the next layer/tile/call (artnet.runtime)
         memory_format = torch.channels_last
         self.encoder = encoder.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
         self.decoder = decoder.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
         if tile < 64:
-            raise InputError(f"tile must be >= 64 pixels, got {tile}")
+            raise InputError(f"{{option}} must be >= 64 pixels, got {tile}", option="tile")
         self.tile = tile
 
     @classmethod
@@ -104,8 +105,8 @@ class ArtNet:
             dec = widen_decoder_for(dec, enc)
         elif encoder == "imagenet":
             if decoder is None:
-                raise InputError("no decoder ships for the ImageNet encoder: train one with "
-                                 "`python -m artnet train-decoder --encoder imagenet ...` and pass it")
+                raise InputError("no decoder ships for the ImageNet encoder: train one for it (artnet.train_decoder, "
+                                 "the train-decoder command) and pass it as {option}", option="decoder")
             enc = imagenet_encoder()
         else:
             enc = load_encoder(encoder)
@@ -139,7 +140,7 @@ class ArtNet:
     # -- the main entry point --------------------------------------------------------------------------
     @torch.inference_mode()
     def stylize(self, content: Tensor, styles: Tensor | StyleFeatures | Sequence[Tensor | StyleFeatures],
-                weights: Sequence[float] | None = None, mask: Tensor | None = None, transform: str = "s2",
+                weights: Sequence[float] | None = None, mask: Tensor | None = None, transform: str = DEFAULT_TRANSFORM,
                 alpha: float = 1.0, preserve_color: bool = False, style_size: int = STYLE_SIZE,
                 stats_hook: StatsHook | None = None, **transform_options) -> StylizeResult:
         """Stylise ``content`` ``(1, 3, H, W)`` in [0, 1].
@@ -147,22 +148,26 @@ class ArtNet:
         ``styles``: one or several style images ``(1, 3, h, w)`` or cached :class:`StyleFeatures`.
         ``weights``: mixing weights for several styles (normalised). ``mask`` ``(H, W)`` in [0, 1]: style 0
         where 1 (white), style 1 where 0 -- needs exactly two styles and no weights. ``alpha`` in [0, 1]:
-        1 = fully stylised, 0 = content reconstruction. ``transform``: ``s2``, ``adain`` or ``wct``;
-        ``transform_options`` go to it (e.g. ``patch_size``, ``match_channels`` for S2).
+        1 = fully stylised, 0 = content reconstruction. ``transform``: a name of
+        :data:`artnet.transforms.TRANSFORMS` (``s2``, ``adain``, ``wct``); ``transform_options`` go to it (e.g.
+        ``swap_weight``, ``max_style_patches`` for S2). ``style_size``: long side style images are resized to
+        (cached :class:`StyleFeatures` are used as they are). ``stats_hook``: may replace the content
+        statistics each alignment measures (video smoothing, :mod:`artnet.video`).
         """
         start = time.perf_counter()
         timings: dict[str, float] = {}
         if transform not in TRANSFORMS:
-            raise InputError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+            raise InputError(f"unknown {{option}} {transform!r}; choose from {', '.join(TRANSFORMS)}",
+                             option="transform")
         if not 0.0 <= float(alpha) <= 1.0:
-            raise InputError(f"alpha must be in [0, 1], got {alpha}")
+            raise InputError(f"{{option}} must be in [0, 1], got {alpha}", option="alpha")
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise InputError("at least one style is needed")
         if mask is not None:
             if len(style_list) != 2 or weights is not None:
                 raise InputError("a mask needs exactly two styles (style 1 where the mask is white, style 2 "
-                                 "where it is black) and no --weights")
+                                 "where it is black) and no {option}", option="weights")
         mix = check_weights(weights, len(style_list))
         _check_image(content)
         content = content.to(self.device)

@@ -1,19 +1,12 @@
-"""Process-level memory settings for fast CPU inference, and an allocated-memory probe for the benchmarks.
+"""Opt-in process memory setting for fast CPU inference, and an allocated-memory probe for the benchmarks.
 
-Finding (profiling the shipped pipeline on the project's 2-core VM, 2026-12-01): glibc's ``malloc`` serves
-blocks above its mmap threshold (128 kB, rising with use to at most 32 MB) from fresh ``mmap`` regions and
-returns them to the kernel on ``free``, and it trims the top of its heap once more than twice that
-threshold is free. Every later first touch of such memory is a page fault in which the kernel zeroes a
-4 kB page -- measured here at ~2 us of thread CPU time per fault (allocating and filling a 64 MB tensor:
-46 ms; filling it again: 11 ms). One single-thread stylisation with tiles of 1024 px took about 1 000
-page faults at 512x512, 53 000 at 1024x1024 and 320 000 at 2048x2048 -- the main reason why 1024x1024 cost
-6.4x the 512x512 time instead of 4x. :func:`retain_freed_memory` switches the mmap and trim thresholds off
-(``mallopt``) so that freed blocks stay in the heap and the next layer, tile or call reuses pages that are
-already mapped: 0, 0 and 4 500 faults at the three sizes, and thread CPU time 1.06-1.30 s -> 0.78-0.81 s
-at 1024x1024 and 4.9-5.3 s -> 4.1-4.4 s at 2048x2048 (one thread, two calls each, on a machine busy with
-other jobs; a script under ``runs/``, not kept). The process then keeps the memory of its largest call,
-which tiling bounds, rather than handing it back between calls -- the same trade as PyTorch's CUDA
-caching allocator. glibc only; elsewhere it does nothing.
+Why: glibc's ``malloc`` hands large freed blocks back to the kernel (``mmap``/trim thresholds), so every layer,
+tile or call that needs them again pays a page fault per fresh 4 kB page; at high resolution these faults were a
+large share of the CPU time. :func:`retain_freed_memory` keeps freed memory in the heap instead (``mallopt``),
+the same trade as PyTorch's CUDA caching allocator: the process keeps the memory of its largest call, which
+tiling bounds. It is process-wide, so nothing in the library calls it: the ``python -m artnet`` commands and the
+demo opt in, and so may any application that mainly runs ArtNet on the CPU. glibc only; elsewhere it does
+nothing. Measurements: ``docs/notes/artnet.md`` (artnet.runtime).
 """
 
 from __future__ import annotations
@@ -43,11 +36,12 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-@cache
 def retain_freed_memory() -> bool:
     """Keep freed memory in this process's heap (glibc); True when the setting took effect.
 
-    Idempotent and process-wide. :class:`artnet.ArtNet` calls it when it runs on the CPU.
+    Process-wide and idempotent; opt-in: call it once in a process that stylises on the CPU (the artnet commands
+    and the demo do). It switches off returning freed blocks to the kernel (mmap threshold at the largest value
+    glibc accepts, trimming off), so later allocations reuse pages that are already mapped.
     """
     libc = _libc()
     if libc is None or not hasattr(libc, "mallopt"):

@@ -199,9 +199,9 @@ class VideoStylizer:
         if stabilize not in STABILIZERS:
             raise InputError(f"unknown stabilisation {stabilize!r}; choose from {', '.join(STABILIZERS)}")
         if not 0.0 <= momentum < 1.0:
-            raise InputError(f"momentum must be in [0, 1), got {momentum}")
+            raise InputError(f"{{option}} must be in [0, 1), got {momentum}", option="momentum")
         if not 0.0 <= blend < 1.0:
-            raise InputError(f"blend must be in [0, 1), got {blend}")
+            raise InputError(f"{{option}} must be in [0, 1), got {blend}", option="blend")
         self.net, self.style, self.transform, self.alpha = net, style, transform, alpha
         self.stabilize, self.blend, self.preserve_color = stabilize, blend, preserve_color
         self.options = transform_options

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from artnet.bench import DEFAULT_SIZES, MODELS, format_table, run_bench
+from artnet.runtime import retain_freed_memory
 from prunelab.device import resolve_device
 
 
@@ -32,6 +33,8 @@ def main() -> int:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if device.type == "cpu":
+        retain_freed_memory()  # as `python -m artnet bench` and `stylize` do (artnet.runtime)
     result = run_bench(args.sizes.split(","), args.models.split(","), device, args.repeats, args.tile,
                        progress=lambda line: print(line, file=sys.stderr, flush=True))
     result["command"] = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])

@@ -22,7 +22,9 @@ from artnet import ArtNet
 from artnet.data import video_frames_dir
 from artnet.images import fit_long_side, list_images, load_image, load_tensor, resize, to_tensor, to_uint8
 from artnet.metrics import content_loss, style_loss_meanstd, teacher_features
+from artnet.runtime import retain_freed_memory
 from artnet.teacher import load_teacher_encoder
+from artnet.transforms import transform_names
 from artnet.video import STABILIZERS, VideoStylizer, warping_error
 from prunelab.paths import shared_path
 
@@ -30,7 +32,7 @@ from prunelab.paths import shared_path
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--style", default="la_muse", help="style name in ../shared/data/style/style")
-    parser.add_argument("--transform", default="adain", choices=("adain", "wct", "s2"))
+    parser.add_argument("--transform", default="adain", choices=transform_names())
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=24)
     args = parser.parse_args()
@@ -40,6 +42,7 @@ def main() -> int:
         tensor = to_tensor(load_image(path))
         frames.append(to_uint8(resize(tensor, *fit_long_side(tensor.shape[2], tensor.shape[3], args.size))))
     net = ArtNet.load(device="cpu")
+    retain_freed_memory()  # as `python -m artnet video` does (artnet.runtime)
     style_image = load_tensor(style_path, 512)
     style = net.encode_style(style_image, 0)
     teacher = load_teacher_encoder(4)

@@ -28,10 +28,18 @@ MAX_UPLOAD_BYTES = 100 * 2**20
 
 @functools.lru_cache(maxsize=1)
 def _model():
-    """The shipped ArtNet (pruned encoder + decoder), loaded once on first use."""
-    from artnet import ArtNet
+    """The shipped ArtNet (pruned encoder + decoder), loaded once on first use.
 
-    return ArtNet.load()
+    On the CPU the demo process opts in to :func:`artnet.runtime.retain_freed_memory` (freed activation memory
+    stays mapped for the next stylisation), as the ``python -m artnet`` commands do.
+    """
+    from artnet import ArtNet
+    from artnet.runtime import retain_freed_memory
+
+    net = ArtNet.load()
+    if net.device.type == "cpu":
+        retain_freed_memory()
+    return net
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,6 +174,7 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
 
 def build() -> None:
     """Create the tab's components inside the already-open ``gr.Tab``."""
+    from artnet.transforms import DEFAULT_TRANSFORM, transform_names
     from demos.uploads import UploadFile, retention_text
 
     gr.Markdown("### ArtNet style transfer\nGoogLeNet encoder (zero-channel pruned) + light decoder; "
@@ -188,7 +197,8 @@ def build() -> None:
                                  elem_id="artnet-style-upload")
             style_preview = gr.Image(label="Style", interactive=False, height=220, elem_id="artnet-style")
     with gr.Row():
-        transform = gr.Radio(["s2", "adain", "wct"], value="s2", label="Transform", elem_id="artnet-transform")
+        transform = gr.Radio(list(transform_names()), value=DEFAULT_TRANSFORM, label="Transform",
+                             elem_id="artnet-transform")
         alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Style strength (alpha)")
         size = gr.Slider(*SIZE_RANGE, value=512, step=64, label="Output long side (px)", elem_id="artnet-size")
         preserve = gr.Checkbox(label="Preserve content colours")

@@ -74,6 +74,18 @@ def test_swap_weight_reaches_the_s2_transform(weights_dir, tmp_path, capsys, mon
     assert seen == [(0.25, 16), (None, None)]  # None: the transform's own default applies
 
 
+def test_the_commands_opt_in_to_retaining_freed_memory(weights_dir, tmp_path, capsys, monkeypatch):
+    """The allocator setting is the command's choice for its own process (constructing ArtNet makes none)."""
+    from artnet import runtime
+
+    calls = []
+    monkeypatch.setattr(runtime, "retain_freed_memory", lambda: calls.append(1) or True)
+    content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
+    assert _run(["stylize", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--size", 32,
+                 "--transform", "adain", "--device", "cpu"], capsys)[0] == 0
+    assert calls == [1]
+
+
 def test_existing_output_is_not_overwritten_without_force(weights_dir, tmp_path, capsys):
     content, style = _write(tmp_path / "c.png"), _write(tmp_path / "s.png", seed=1)
     out = tmp_path / "keep.png"

@@ -35,6 +35,19 @@ def test_build_loads_no_model_and_no_gallery_images():
     assert style_tab._gallery_cache.cache_info().currsize == 0
 
 
+def test_transform_choices_come_from_the_registry(monkeypatch):
+    import gradio as gr
+
+    from artnet.transforms import DEFAULT_TRANSFORM, TRANSFORMS
+
+    monkeypatch.setitem(TRANSFORMS, "identity", TRANSFORMS["adain"])  # registered once, offered everywhere
+    with gr.Blocks() as blocks:
+        with gr.Tab("style"):
+            style_tab.build()
+    radio = next(c for c in blocks.blocks.values() if getattr(c, "elem_id", None) == "artnet-transform")
+    assert [value for _, value in radio.choices] == list(TRANSFORMS) and radio.value == DEFAULT_TRANSFORM
+
+
 def test_gallery_works_without_shared_data(monkeypatch, tmp_path):
     monkeypatch.setenv("PRUNELAB_SHARED", str(tmp_path / "absent"))
     style_tab._style_sources.cache_clear()

@@ -10,7 +10,7 @@ from artnet.decoder import Decoder
 from artnet.encoder import GoogLeNetEncoder
 from artnet.model import ArtNet, check_weights
 from artnet.transforms import StyleFeatures, adain, mean_std
-from prunelab.errors import InputError
+from prunelab.errors import InputError, error_message
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +111,43 @@ def test_mask_and_option_errors(pair):
         net.stylize(torch.full((1, 3, 16, 16), float("nan")), style)
     with pytest.raises(InputError, match="not trained together"):
         ArtNet(pair[0], Decoder(100))
+
+
+def test_errors_name_parameters_and_the_command_line_shows_flags(pair):
+    net = ArtNet(*pair)
+    content, style = _image(32, 32, 9), _image(32, 32, 10)
+    with pytest.raises(InputError) as info:
+        net.stylize(content, [style, style], weights=[0.5, 0.5], mask=torch.ones(32, 32))
+    assert str(info.value).endswith("and no weights") and "--" not in str(info.value)
+    assert error_message(info.value, for_cli=True).endswith("and no --weights")
+    with pytest.raises(InputError) as info:
+        ArtNet(*pair, tile=32)
+    assert str(info.value).startswith("tile must be") and error_message(info.value, for_cli=True).startswith("--tile")
+
+
+class _SpyLibc:
+    """Stands in for glibc in :mod:`artnet.runtime`: records ``mallopt`` calls instead of making them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def test_constructing_an_artnet_leaves_the_allocator_alone(pair, monkeypatch):
+    """No process-wide side effect: building (or loading) an ArtNet on the CPU changes no allocator setting;
+    :func:`artnet.runtime.retain_freed_memory` does, when a caller opts in."""
+    from artnet import runtime
+
+    spy = _SpyLibc()
+    monkeypatch.setattr(runtime, "_libc", lambda: spy)
+    net = ArtNet(*pair, device="cpu")
+    net.stylize(_image(32, 32, 9), _image(32, 32, 10), transform="adain")
+    assert net.device.type == "cpu" and spy.calls == []
+    assert runtime.retain_freed_memory() is True
+    assert [param for param, _ in spy.calls] == [runtime._M_MMAP_THRESHOLD, runtime._M_TRIM_THRESHOLD]
 
 
 def test_preserve_color_keeps_content_chroma_and_output_luma():
