@@ -50,9 +50,8 @@ def upsample2_conv3(x: Tensor, conv: nn.Conv2d) -> Tensor:
     Reflection padding (by 1) of a 2x nearest up-sampled map repeats its border rows, which is replicate
     padding of ``x`` seen through the up-sampling. So the result is one transposed convolution (stride 2,
     4x4 folded taps, :func:`_transposed_taps`) of the replicate-padded ``x``; its padding 3 crops exactly the
-    border the padding added. Exact (same sums, regrouped), differentiable, 4/9 of the multiply-adds. It
-    replaced four 2x2 phase convolutions plus an interleaving stack, which took 1.3-1.6x as long per layer
-    (interleaved single-thread A/B on the three up-sampling layers of a 512x512 stylisation, this 2-core CPU).
+    border the padding added. Exact (same sums, regrouped), differentiable, 4/9 of the multiply-adds, and
+    faster than the phase-convolution form it replaced (``docs/notes/artnet.md``).
     """
     if conv.kernel_size != (3, 3) or conv.padding != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
         raise ValueError("upsample2_conv3 needs a 3x3, stride-1, padding-1 convolution")

@@ -1,39 +1,28 @@
 """S2, the sandwich swap transform: global alignment -> patch-based style swap -> global alignment.
 
-The ArtNet paper's method text is not available offline; this is the most faithful reading of its
-description ("a style swap held between two global statistic alignments"), step by step:
+Paper reading (the ArtNet paper's method text is not available offline; this follows its description, "a style
+swap held between two global statistic alignments"):
 
-1. **First alignment** (bottom slice of bread): ``a = AdaIN(f_c, f_s)`` (or WCT with ``align="wct"``).
-   After it, content and style features share per-channel statistics, so the patch matching of step 2
-   compares *structure*, not channel means and scales -- plain style swap on raw features matches content
-   patches to whatever style patches have similar magnitudes, which washes out content.
-2. **Style swap** (the filling; Chen & Schmidt 2016): every ``p x p`` patch of ``a`` is replaced by the
-   style patch with the highest normalised cross-correlation, and overlapping patches are averaged.
-   This brings the style's *local textures* (brush strokes, edges) rather than only its global statistics.
+1. first alignment ``a = align(f_c, f_s)`` (AdaIN, or WCT with ``align="wct"``): content and style then share
+   channel statistics, so step 2 matches structure rather than magnitudes (a plain style swap on raw features
+   washes out the content);
+2. style swap (Chen & Schmidt 2016): each ``p x p`` patch of ``a`` is replaced by the style patch of highest
+   normalised cross-correlation and overlaps are averaged, which brings the style's local textures;
+3. swap strength ``w`` (``swap_weight``): ``(1 - w) a + w swap(a)`` blends with the *aligned* features, so a
+   lower ``w`` gives back content structure while the global style stays (0 = AdaIN, 1 = the plain sandwich);
+   the caller's ``alpha`` blends toward the raw content instead, which undoes the first alignment too;
+4. second alignment: overlap averaging lowers the variance, so the result gets the style statistics back.
 
-   * Matching space: features centred on the style mean and projected on the ``match_channels`` leading
-     eigenvectors of the style covariance (PCA). NCC in this subspace approximates NCC on all channels at a
-     fraction of the cost (the matching convolution scales with channels x 9); ``None`` matches on all.
-   * Matching is a convolution of the content with the unit-norm style patches, computed in bands of rows
-     and chunks of style patches with a running max/argmax, so memory stays below ``memory_mb`` whatever
-     the resolution. At most ``max_style_patches`` style patches are kept (regular sub-grid).
-   * Reconstruction gathers, for each of the ``p x p`` offsets, the chosen patches' values from the full
-     (not projected) style features and averages the overlaps: memory of two feature maps, no one-hot.
-3. **Swap strength** (``swap_weight`` w in [0, 1]): the filling is ``(1 - w) * a + w * swap(a)``, a blend of
-   the swapped features with the *aligned* features of step 1 -- not with the raw content. Both ends
-   already carry the style's global statistics, so lowering ``w`` gives back content structure while the
-   holistic style stays (w = 0 is AdaIN, w = 1 the plain sandwich). The caller's ``alpha`` blends toward
-   the raw content features instead, which undoes the first alignment too and costs style fast
-   (measured on the 7x20 grid: S2 at alpha 0.8 had AdaIN's style loss, x1.00).
-4. **Second alignment** (top slice): overlap averaging lowers the variance and shifts statistics, so the
-   swapped features get the style's global statistics back with AdaIN (or WCT).
-
-The caller then blends with the content features by ``alpha`` (content-style trade-off).
+Bounded memory at any resolution: patches are matched in the style's ``match_channels`` leading PCA directions
+(``None``: all channels), as convolutions with at most ``max_style_patches`` unit-norm style patches (a regular
+sub-grid) in bands and chunks below ``memory_mb``, keeping a running argmax; the chosen patches are pasted from
+the full style features without one-hot maps. Measurements behind the defaults: ``docs/notes/artnet.md``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -43,13 +32,11 @@ from .adain import adain
 from .stats import StatsHook, StyleFeatures, as_chw, as_style, with_prefix
 from .wct import wct
 
-ALIGNMENTS = ("adain", "wct")
-#: Default swap strength (step 3 of the module docstring). Chosen on a subset of the quality grid (every 2nd
-#: content x every 3rd style = 4 x 7 pairs at 512 px, teacher-scored as in ``benchmarks/artnet_quality.py``),
-#: shipped weights of 2026-11-24 -- content loss / style loss (mean/std) relative to AdaIN at
-#: w = 0.25, 0.5, 0.75, 1: x1.004 / x0.979, x1.039 / x0.953, x1.112 / x0.932, x1.202 / x0.920. Content loss
-#: grows faster than linearly in w while style loss falls about linearly, so an inner value trades best; 0.6
-#: keeps the content loss well inside AdaIN's +10% with most of the style gain.
+#: The global alignments S2 can be made of (steps 1 and 4).
+ALIGNMENTS: dict[str, Callable[..., Tensor]] = {"adain": adain, "wct": wct}
+#: Default swap strength ``w`` (step 3 above). Content loss grows faster than linearly in ``w`` while style loss
+#: falls about linearly, so an inner value trades best: 0.6 keeps the content loss well inside AdaIN's +10% with
+#: most of the style gain (teacher-scored grid, ``docs/notes/artnet.md``).
 SWAP_WEIGHT = 0.6
 
 
@@ -172,15 +159,18 @@ def s2(content: Tensor, style: Tensor | StyleFeatures, content_mask: Tensor | No
        swap_weight: float = SWAP_WEIGHT) -> Tensor:
     """The sandwich swap transform: ``align((1 - w) a + w swap(a), f_s)`` with ``a = align(f_c, f_s)``.
 
-    See the module docstring. ``stats_hook`` sees the two alignments under the keys ``first.<align>`` and
+    ``patch_size``: odd patch side in feature cells; ``match_channels``: PCA directions matched on (``None``: all);
+    ``max_style_patches``: style patches kept at most; ``align``: ``adain`` or ``wct``; ``memory_mb``: bound of the
+    matching's score blocks; ``swap_weight``: ``w`` in [0, 1] (default :data:`SWAP_WEIGHT`). ``content_mask`` and
+    ``stats_hook`` as for the other transforms; the hook sees the two alignments as ``first.<align>`` and
     ``second.<align>``.
     """
     if align not in ALIGNMENTS:
-        raise ValueError(f"unknown alignment {align!r}; choose from {ALIGNMENTS}")
+        raise ValueError(f"unknown alignment {align!r}; choose from {tuple(ALIGNMENTS)}")
     if not 0.0 <= float(swap_weight) <= 1.0:
         raise ValueError(f"swap_weight must be in [0, 1], got {swap_weight}")
     style = as_style(style)
-    align_fn = adain if align == "adain" else wct
+    align_fn = ALIGNMENTS[align]
     first = align_fn(content, style, content_mask, with_prefix(stats_hook, "first."))
     if swap_weight > 0:
         swapped = style_swap(first, style, patch_size, match_channels, max_style_patches, memory_mb)
