@@ -123,7 +123,9 @@ def add_style_arguments(parser: argparse.ArgumentParser, transform: str = DEFAUL
 
 def add_training_arguments(parser: argparse.ArgumentParser, steps: int, batch: int, crop: int, lr: float) -> None:
     """The run folder, export, schedule, seed and device options of ``distill`` and ``train-decoder``."""
-    parser.add_argument("--run", required=True, help="run folder: checkpoint.pt, log.jsonl (re-run to resume)")
+    # dest run_dir: ``args.run`` is the command's handler (prunelab.cli.command_line)
+    parser.add_argument("--run", dest="run_dir", metavar="RUN", required=True,
+                        help="run folder: checkpoint.pt, log.jsonl (re-run to resume)")
     parser.add_argument("--export", help="write the final weights here (e.g. weights/artnet_...pt) plus a card")
     parser.add_argument("--force", action="store_true", help="overwrite --export if it exists")
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"optimiser steps (default {steps})")

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     config = DistillConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
                            weight_decay=args.weight_decay, sparsity=args.sparsity, seed=args.seed,
                            threads=args.threads, device=args.device, use_shared=not args.no_shared, **levels)
-    summary = run_distillation(config, args.run, export=args.export, progress=not args.no_progress)
+    summary = run_distillation(config, args.run_dir, export=args.export, progress=not args.no_progress)
     if args.export:
         write_card(args.export, training_card("distilled GoogLeNet encoder (BatchNorm folded, not pruned)", summary,
                                               args, asdict(config)))

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                            content_weight=args.content_weight, style_weight=args.style_weight,
                            reconstruction_weight=args.reconstruction_weight,
                            validation_size=args.validation_size, init=args.init)
-    summary = run_decoder_training(config, args.run, export=args.export, progress=not args.no_progress)
+    summary = run_decoder_training(config, args.run_dir, export=args.export, progress=not args.no_progress)
     if args.export:
         what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")
         write_card(args.export, training_card(what, summary, args, asdict(config)))
