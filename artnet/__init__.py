@@ -6,7 +6,11 @@ Public API::
     net = ArtNet.load()                      # shipped pruned encoder + decoder (weights/artnet_*.pt)
     out = net.stylize(content, style, transform="s2", alpha=1.0).image
 
-Command line: ``python -m artnet stylize|video|bench|distill|prune|train-decoder --help``.
+Transforms are named in one registry, :data:`artnet.transforms.TRANSFORMS` (``s2``, ``adain``, ``wct``). Nothing
+here changes process-wide settings; for faster CPU inference a process may opt in to
+:func:`artnet.runtime.retain_freed_memory`, as the command line does.
+
+Command line: ``python -m artnet stylize|video|bench|distill|prune|train-decoder|export --help``.
 """
 
 from artnet.model import ArtNet, StylizeResult

@@ -111,6 +111,7 @@ class PeakMemory:
 
 @dataclass
 class Candidate:
+    """One benchmarked network: its row name, the pipeline, the transform it runs and a note for the table."""
     name: str
     net: ArtNet
     transform: str

@@ -19,6 +19,7 @@ def rgb_to_ycbcr(image: Tensor) -> Tensor:
 
 
 def ycbcr_to_rgb(image: Tensor) -> Tensor:
+    """The inverse of :func:`rgb_to_ycbcr` (not clamped)."""
     return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_YCBCR).to(image), image)
 
 

@@ -171,12 +171,15 @@ class RandomCrops:
         return patch.clamp(0, 1)
 
     def batch(self, size: int) -> Tensor:
+        """``size`` new crops ``(size, 3, S, S)`` in [0, 1]."""
         return torch.stack([self._one() for _ in range(size)])
 
     def state(self) -> Tensor:
+        """The random generator's state (saved in checkpoints, so a resumed run draws the same crops)."""
         return self.generator.get_state()
 
     def set_state(self, state: Tensor) -> None:
+        """Restore a state from :meth:`state`."""
         self.generator.set_state(state)
 
 
@@ -241,11 +244,14 @@ class PairCrops:
         self.styles = RandomCrops(styles, crop, seed=seed + 1, jitter=0.0, grey_prob=0.0)
 
     def batch(self, size: int) -> Tensor:
+        """``size`` content crops followed by ``size`` style crops, ``(2 size, 3, S, S)``."""
         return torch.cat([self.contents.batch(size), self.styles.batch(size)])
 
     def state(self) -> Tensor:
+        """Both samplers' generator states, stacked (for checkpoints)."""
         return torch.stack([self.contents.state(), self.styles.state()])
 
     def set_state(self, state: Tensor) -> None:
+        """Restore the states from :meth:`state`."""
         self.contents.set_state(state[0].clone())
         self.styles.set_state(state[1].clone())

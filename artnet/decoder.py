@@ -74,6 +74,7 @@ class UpsampleConv3x3(nn.Conv2d):
         return upsample2_conv3(x, self)
 
     def literal(self, x: Tensor) -> Tensor:
+        """The literal form: nearest 2x up-sampling, then the padded 3x3 convolution (slower, same result)."""
         return super().forward(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 

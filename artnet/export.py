@@ -68,6 +68,7 @@ class ExportReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data (``export --json``)."""
         return asdict(self)
 
 

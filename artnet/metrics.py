@@ -23,10 +23,12 @@ STYLE_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 @torch.no_grad()
 def teacher_features(teacher: TeacherEncoder, image: Tensor) -> dict[str, Tensor]:
+    """``relu1_1..relu4_1`` features of ``image`` at VGG width (aux lifts), without gradients."""
     return teacher.features(image, aux=True, upto=4)
 
 
 def content_loss(out_feats: dict[str, Tensor], content_feats: dict[str, Tensor]) -> float:
+    """Mean squared ``relu4_1`` difference between output and content features."""
     return float(((out_feats["relu4_1"] - content_feats["relu4_1"]) ** 2).mean())
 
 
@@ -36,6 +38,7 @@ def _mean_std(f: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def style_loss_meanstd(out_feats: dict[str, Tensor], style_feats: dict[str, Tensor]) -> float:
+    """AdaIN's style loss: squared differences of channel means and standard deviations, summed over levels."""
     total = 0.0
     for level in STYLE_LEVELS:
         mo, so = _mean_std(out_feats[level])
@@ -50,6 +53,7 @@ def _gram(f: Tensor) -> Tensor:
 
 
 def style_loss_gram(out_feats: dict[str, Tensor], style_feats: dict[str, Tensor]) -> float:
+    """Mean squared Gram-matrix difference (``G = F F^T / N``), summed over levels."""
     total = 0.0
     for level in STYLE_LEVELS:
         total += float(((_gram(out_feats[level]) - _gram(style_feats[level])) ** 2).mean())
@@ -61,6 +65,7 @@ def _grey(image: Tensor) -> Tensor:
 
 
 def sobel_magnitude(image: Tensor) -> Tensor:
+    """Sobel gradient magnitude ``(N, 1, H, W)`` of the greyscale image (replicated border)."""
     kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]], device=image.device).view(1, 1, 3, 3)
     grey = F.pad(_grey(image), (1, 1, 1, 1), mode="replicate")
     gx, gy = F.conv2d(grey, kx), F.conv2d(grey, kx.transpose(2, 3))
@@ -77,5 +82,6 @@ def edge_ssim(output: Tensor, content: Tensor) -> float:
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of images in [0, 1] (output clamped first)."""
     mse = float(((output.clamp(0, 1) - reference) ** 2).mean())
     return 10 * float(np.log10(1.0 / max(mse, 1e-12)))

@@ -73,6 +73,7 @@ class TeacherEncoder(nn.Module):
 
     @property
     def out_channels(self) -> int:
+        """Width of the compact ``relu{level}_1`` features (before the aux lift)."""
         return _WIDTHS[str(self.level)]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -116,6 +117,7 @@ class TeacherDecoder(nn.Module):
 
     @property
     def in_channels(self) -> int:
+        """Feature width the decoder takes (the encoder's ``out_channels`` at the same level)."""
         return getattr(self, self.layers[0]).in_channels
 
     def forward(self, x: Tensor) -> Tensor:

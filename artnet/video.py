@@ -71,6 +71,7 @@ def read_frames(source: str | Path, max_frames: int = 0) -> Iterator[np.ndarray]
 
 
 def frame_count(source: str | Path) -> int:
+    """Number of frames of a video file or image folder (0 when a video does not say), for progress bars."""
     source = Path(source)
     if source.is_dir():
         return len(list_images(source))
@@ -82,6 +83,7 @@ def frame_count(source: str | Path) -> int:
 
 
 def video_fps(source: str | Path, default: float = 24.0) -> float:
+    """Frame rate of a video file; ``default`` for an image folder or a video that does not say."""
     source = Path(source)
     if source.is_dir():
         return default
@@ -106,6 +108,7 @@ class FrameWriter:
             self.out.mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame (the video file is written under a temporary name)."""
         if self.is_video:
             if self.writer is None:
                 self.tmp = self.out.with_name(f".{self.out.stem}.partial{self.out.suffix}")
@@ -122,6 +125,7 @@ class FrameWriter:
         self.count += 1
 
     def close(self) -> None:
+        """Finish the output: the complete video file replaces its temporary name at once."""
         if self.writer is not None:
             self.writer.release()
             self.tmp.replace(self.out)  # complete file appears at once

@@ -86,10 +86,12 @@ def load_encoder_head(path: str | Path | None = None) -> nn.Conv2d | None:
 
 
 def encoder_meta(path: str | Path | None = None) -> dict[str, Any]:
+    """The ``meta`` dict saved with an encoder (default: the shipped one), e.g. ``kept_channels``."""
     return _load(path or weights_file(ENCODER_FILE), _ENCODER_FORMAT)["meta"]
 
 
 def save_decoder(decoder: Decoder, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write a decoder as float16 with its widths (rounds ``decoder`` to float16 values in place, as saved)."""
     round_to_half(decoder)
     blob = {"format": _DECODER_FORMAT, "state_dict": _half(decoder.state_dict()),
             "config": {"in_channels": decoder.in_channels, "widths": list(decoder.widths)}, "meta": meta or {}}
@@ -105,6 +107,7 @@ def load_decoder(path: str | Path | None = None) -> Decoder:
 
 
 def decoder_meta(path: str | Path | None = None) -> dict[str, Any]:
+    """The ``meta`` dict saved with a decoder (default: the shipped one)."""
     return _load(path or weights_file(DECODER_FILE), _DECODER_FORMAT)["meta"]
 
 

@@ -138,16 +138,20 @@ class StyleFeatures:
         self.features = as_chw(self.features)
 
     def cached(self, key: str, make):
+        """``make()`` the first time ``key`` is asked for, the kept value afterwards."""
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
 
     def mean_std(self) -> tuple[Tensor, Tensor]:
+        """Cached per-channel mean and standard deviation (:func:`mean_std`)."""
         return self.cached("mean_std", lambda: mean_std(self.features))
 
     def mean_cov(self) -> tuple[Tensor, Tensor]:
+        """Cached per-channel mean and covariance (:func:`mean_cov`)."""
         return self.cached("mean_cov", lambda: mean_cov(self.features))
 
 
 def as_style(style: Tensor | StyleFeatures) -> StyleFeatures:
+    """``style`` as :class:`StyleFeatures` (features are wrapped; cached ones pass through)."""
     return style if isinstance(style, StyleFeatures) else StyleFeatures(style)
