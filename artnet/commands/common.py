@@ -13,12 +13,15 @@ import platform
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artnet.transforms import DEFAULT_TRANSFORM, transform_names
 from prunelab.cli import positive_int, print_json
 from prunelab.errors import InputError
 from prunelab.io import check_output_path
+
+if TYPE_CHECKING:
+    from artnet.model import ArtNet
 
 PROG = "python -m artnet"
 
@@ -151,7 +154,7 @@ def transform_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(given.values())
 
 
-def load_net(args: argparse.Namespace):
+def load_net(args: argparse.Namespace) -> ArtNet:
     """The :class:`artnet.ArtNet` chosen by the runtime arguments, with this process tuned for CPU inference.
 
     On the CPU the command opts in to :func:`artnet.runtime.retain_freed_memory` (this process is the command's
