@@ -15,8 +15,10 @@ Parameters are every element of ``model.parameters()``.
 
 Channel pruning never changes spatial sizes, so :class:`LayerShapes` records each layer's output
 (or, for transposed convs, input) spatial size once and then recomputes conv/linear/attention FLOPs
-analytically from the layers' current channel counts: the first-order per-channel costs of the budget
-loop come from it, the budget itself is re-measured with :func:`count_macs` after each step.
+analytically from channel counts (:meth:`LayerShapes.layer_macs`). That one formula gives the budget loop's
+count, the first-order per-channel costs of :meth:`~core_pruning.groups.ChannelGroup.channel_costs` and the
+masked FLOPs of :class:`~core_pruning.training.masks.ChannelMasks`; ``prune`` re-measures with :func:`count_macs`
+when the analytic count does not equal it.
 """
 
 from __future__ import annotations
@@ -96,23 +98,48 @@ class LayerShapes:
             positions = math.prod(spatial) * (output.shape[0] if output.dim() == module.weight.dim() else 1)
         self.positions[module] = self.positions.get(module, 0) + int(positions)
 
-    def layer_flops(self, module: nn.Module) -> int:
-        """MACs of ``module`` from its current channel counts."""
+    def layer_macs(self, module: nn.Module, out_channels: Any = None, in_channels: Any = None) -> Any:
+        """MACs of ``module`` with ``out_channels`` / ``in_channels`` kept (default: its current counts).
+
+        The analytic form of the FLOPs definition, the one formula the budget loop, the per-channel costs of
+        :meth:`core_pruning.groups.ChannelGroup.channel_costs` and the masked FLOPs of the training methods use.
+        Counts may be floats or tensors (soft masks' expected counts): the result is then differentiable in them.
+        A depthwise conv's groups shrink with its channels; other conv groups keep their number. For
+        ``nn.MultiheadAttention`` ``out_channels`` is the embedding width (the q/k/v widths follow it when equal).
+        """
         if isinstance(module, nn.MultiheadAttention):  # q, k, v and output projections + Q·Kᵀ and A·V
             tokens, pairs = self.attention.get(module, (0, 0))
-            e = module.embed_dim
-            return tokens * (e * e + e * module.kdim + e * module.vdim + e * e) + 2 * pairs * e
+            e = module.embed_dim if out_channels is None else out_channels
+            kdim = module.kdim if module.kdim != module.embed_dim else e
+            vdim = module.vdim if module.vdim != module.embed_dim else e
+            return tokens * (e * e + e * kdim + e * vdim + e * e) + 2 * pairs * e
         positions = self.positions.get(module, 0)
         if isinstance(module, nn.Linear):
-            return positions * module.in_features * module.out_features
+            n_out = module.out_features if out_channels is None else out_channels
+            n_in = module.in_features if in_channels is None else in_channels
+            return positions * n_in * n_out
         if isinstance(module, nn.modules.conv._ConvNd):
-            per_position = module.in_channels * module.out_channels // module.groups * math.prod(module.kernel_size)
-            return positions * per_position
+            k = math.prod(module.kernel_size)
+            n_out = module.out_channels if out_channels is None else out_channels
+            if module.groups > 1 and module.groups == module.in_channels:  # depthwise: one input per output
+                return positions * n_out * k
+            if out_channels is None and in_channels is None:
+                return positions * (module.in_channels * module.out_channels // module.groups * k)
+            n_in = module.in_channels if in_channels is None else in_channels
+            return positions * n_out * n_in * k / module.groups
         return 0
+
+    def layer_flops(self, module: nn.Module) -> int:
+        """MACs of ``module`` from its current channel counts."""
+        return self.layer_macs(module)
+
+    def layers(self) -> list[nn.Module]:
+        """Every counted layer (conv, linear, attention) seen on the forward pass."""
+        return [*self.positions, *self.attention]
 
     def flops(self) -> int:
         """Total MACs of all recorded layers with their current channel counts."""
-        return sum(self.layer_flops(m) for m in [*self.positions, *self.attention])
+        return sum(self.layer_macs(m) for m in self.layers())
 
 
 def count_params(model: nn.Module) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from core_pruning import _tp_compat as tpc
 from core_pruning.calibration import as_batches
 from core_pruning.counting import LayerShapes, count_flops_params, count_macs, count_params, size_report
 from core_pruning.criteria import Criterion, ScoringContext, get_criterion
@@ -44,6 +46,7 @@ from core_pruning.groups import (
     resolve_layers,
 )
 from core_pruning.plan import PlanStep, PruningPlan, apply_step, build_graph
+from core_pruning.selection import AdditiveSavings, select_global
 from prunelab.errors import InputError
 
 
@@ -118,19 +121,41 @@ def _out_channels(m: nn.Module) -> int:
 
 
 def _total_channels(model: nn.Module) -> int:
-    """Output channels of all conv/linear layers: the quantity ``channel_ratio`` budgets."""
+    """Output channels of all conv/linear layers: the quantity ``keep_ratio`` / ``pruning_ratio`` budget."""
     return sum(_out_channels(m) for m in model.modules() if isinstance(m, WEIGHTED))
 
 
-def _validate_targets(target_flops, target_params, channel_ratio, zero: bool) -> tuple[str | None, float]:
-    given = {k: v for k, v in (("flops", target_flops), ("params", target_params), ("channels", channel_ratio))
+def _channel_keep_fraction(keep_ratio: float | None, pruning_ratio: float | None,
+                           channel_ratio: float | None) -> float | None:
+    """The fraction of channels to keep from whichever of the three names was given (at most one)."""
+    given = [name for name, value in (("keep_ratio", keep_ratio), ("pruning_ratio", pruning_ratio),
+                                      ("channel_ratio", channel_ratio)) if value is not None]
+    if len(given) > 1:
+        raise InputError(f"give one of keep_ratio (fraction of channels kept) or pruning_ratio (fraction removed), "
+                         f"not {' and '.join(given)}")
+    if channel_ratio is not None:
+        warnings.warn("prune(channel_ratio=...) is deprecated: it is the fraction of channels KEPT; use "
+                      "keep_ratio=... instead (or pruning_ratio=..., the fraction removed, as in Torch-Pruning)",
+                      DeprecationWarning, stacklevel=3)
+        return channel_ratio
+    if pruning_ratio is not None:
+        if isinstance(pruning_ratio, bool) or not isinstance(pruning_ratio, (int, float)) \
+                or not 0.0 <= float(pruning_ratio) < 1.0:
+            raise InputError(f"{{option}} must be a fraction of channels to remove in [0, 1), got {pruning_ratio!r}",
+                             option="pruning_ratio")
+        return 1.0 - float(pruning_ratio)
+    return keep_ratio
+
+
+def _validate_targets(target_flops, target_params, keep_ratio, zero: bool) -> tuple[str | None, float]:
+    given = {k: v for k, v in (("flops", target_flops), ("params", target_params), ("channels", keep_ratio))
              if v is not None}
     if zero:
         if given:
             raise InputError("criterion 'zero' removes exactly the dead channels; do not give a target")
         return None, 1.0
     if len(given) != 1:
-        raise InputError("give exactly one of target_flops, target_params or channel_ratio (fraction to keep)")
+        raise InputError("give exactly one of target_flops, target_params, keep_ratio or pruning_ratio")
     (kind, value), = given.items()
     if not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0 or math.isnan(float(value)):
         raise InputError(f"target {kind} must be a fraction to keep in (0, 1], got {value!r}")
@@ -180,7 +205,7 @@ class _Pruner:
                 if item.dep.handler in MHA_FNS:  # the attention's output projection loses the same dims
                     module = module.out_proj
                 if (item.dep.handler in OUT_FNS and isinstance(module, WEIGHTED)) or item.dep.handler in MHA_FNS:
-                    name = self.dg._module2name.get(module) or _name_of(self.model, module)
+                    name = tpc.name_of(self.dg, module) or _name_of(self.model, module)
                     if name not in self.index_map:
                         continue
                     drop = set(item.idxs)
@@ -191,9 +216,10 @@ class _Pruner:
                need: float, limit: float = math.inf) -> dict[int, list[int]]:
         """Lowest-scored channels network-wide until their cost reaches ``need``, within per-layer floors.
 
-        Groups with ``channel_groups`` G > 1 are ranked by unit (the mean score and summed cost of a unit's G
-        channels) and lose whole units. With ``round_to`` > 1 see :meth:`_select_blocks`; ``limit`` (the most this
-        step may save without overshooting the target by more than the tolerance) only applies there.
+        The tolerance rule of :mod:`core_pruning.selection` with first-order costs: ``limit`` is the most this step
+        may save without going past the target by more than ``BUDGET_TOLERANCE``. Groups with ``channel_groups``
+        G > 1 are ranked by unit (the mean score and summed cost of a unit's G channels) and lose whole units.
+        With ``round_to`` > 1 see :meth:`_select_blocks`.
         """
         units = [_UnitView.of(self, g, s, c) for g, s, c in zip(groups, scores, costs)]
         u_scores, u_costs = [u.scores for u in units], [u.costs for u in units]
@@ -205,29 +231,15 @@ class _Pruner:
 
     def _select_channels(self, groups: list, scores: list[torch.Tensor], costs: list[torch.Tensor],
                          need: float, limit: float = math.inf) -> dict[int, list[int]]:
-        """Channel-wise (or unit-wise) global selection; a unit that would take the step past ``limit`` is passed
-        over for the next one that fits (a ViT unit of 12 embedding dims at 32 px is 2.3% of the FLOPs)."""
+        """Channel-wise (or unit-wise) global selection (a ViT unit of 12 embedding dims at 32 px is 2.3% of the
+        FLOPs: one that does not fit is passed over)."""
         flat = torch.cat([s.double() for s in scores])
         owner = torch.cat([torch.full((g.size,), i) for i, g in enumerate(groups)])
         channel = torch.cat([torch.arange(g.size) for g in groups])
         order = torch.argsort(flat, stable=True).tolist()
-        room = [g.size - g.floor for g in groups]
-        some_fit = any(r > 0 and bool((c <= limit).any()) for c, r in zip(costs, room))
-        chosen: dict[int, list[int]] = {}
-        saved = 0.0
-        for pos in order:
-            gi, ch = int(owner[pos]), int(channel[pos])
-            if room[gi] <= 0:
-                continue
-            cost = float(costs[gi][ch])
-            if saved + cost > limit and (chosen or some_fit):
-                continue
-            chosen.setdefault(gi, []).append(ch)
-            room[gi] -= 1
-            saved += cost
-            if saved >= need:
-                break
-        return chosen
+        ranked = ((int(owner[pos]), int(channel[pos])) for pos in order)
+        savings = AdditiveSavings(lambda gi, ch: float(costs[gi][ch]))
+        return select_global(ranked, [g.size - g.floor for g in groups], savings, need, limit)
 
     def _select_blocks(self, groups: list[ChannelGroup], scores: list[torch.Tensor], costs: list[torch.Tensor],
                        need: float, limit: float) -> dict[int, list[int]]:
@@ -236,38 +248,27 @@ class _Pruner:
         Each group's channels, lowest score first, are cut into removal blocks: first the ``size % round_to``
         lowest (what makes the kept count a multiple), then ``round_to`` at a time, never below the floor. A
         block ranks by the score of its highest channel (it goes when all of its channels would), all blocks
-        of the network in one list. A block whose cost would take the step past ``limit`` is passed over, with
-        the later blocks of its group (taking them alone would break the multiple), for the next one that
-        fits (a block of a 16-channel stage can be a large share of the network's FLOPs), unless nothing
-        fits at all. Rounding after a channel-wise selection instead removed extra channels
-        past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on ResNet-20.
+        of the network in one list, and a group's blocks go in order (a passed-over block passes over the later
+        ones: taking them alone would break the multiple). Rounding after a channel-wise selection instead
+        removed extra channels past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on
+        ResNet-20.
         """
-        blocks: list[tuple[float, int, list[int], float]] = []  # (rank key, group, channels, cost)
+        blocks: list[tuple[float, int, tuple[int, ...], float]] = []  # (rank key, group, channels, cost)
         for gi, g in enumerate(groups):
             r = g.block if isinstance(g, _UnitView) else self.block(g)
             order = torch.argsort(scores[gi], stable=True).tolist()
             removable = g.size - (g.floor if isinstance(g, _UnitView) else self.floor(g))
             start, stop = 0, g.size % r or r
             while stop <= removable:
-                block = order[start:stop]
-                blocks.append((float(scores[gi][block[-1]]), gi, block, float(costs[gi][block].sum())))
+                block = tuple(order[start:stop])
+                blocks.append((float(scores[gi][block[-1]]), gi, block, float(costs[gi][list(block)].sum())))
                 start, stop = stop, stop + r
         blocks.sort(key=lambda b: b[0])
-        some_block_fits = any(cost <= limit for *_, cost in blocks)
-        chosen: dict[int, list[int]] = {}
-        passed_over: set[int] = set()  # a group's blocks go in order: once one is passed over, so are the rest
-        saved = 0.0
-        for _, gi, block, cost in blocks:
-            if gi in passed_over:
-                continue
-            if saved + cost > limit and (chosen or some_block_fits):
-                passed_over.add(gi)
-                continue
-            chosen.setdefault(gi, []).extend(block)
-            saved += cost
-            if saved >= need:
-                break
-        return chosen
+        cost = {(gi, block): c for _, gi, block, c in blocks}
+        savings = AdditiveSavings(lambda gi, block: cost[(gi, block)])
+        chosen = select_global(((gi, block) for _, gi, block, _ in blocks), [math.inf] * len(groups), savings, need,
+                               limit, in_order=True)
+        return {gi: [c for block in picked for c in block] for gi, picked in chosen.items()}
 
 
 @dataclass
@@ -316,13 +317,17 @@ def prune(
     step_fraction: float = 0.05,
     loss_fn: Any = None,
     progress: bool = False,
+    keep_ratio: float | None = None,
+    pruning_ratio: float | None = None,
     **criterion_options: Any,
 ) -> PruneResult:
     """Prune ``model`` in place to a budget and return the model, a replayable plan and a report.
 
-    Budgets (give exactly one; each is the fraction to KEEP): ``target_flops`` (conv/linear MACs),
-    ``target_params`` (parameter elements) or ``channel_ratio`` (output channels of all conv/linear layers). Criterion
-    ``"zero"`` takes no budget: it removes every channel that is zero on all of ``calib_data``.
+    Budgets (give exactly one): ``target_flops`` (fraction of the MACs to keep), ``target_params`` (fraction of the
+    parameter elements to keep), ``keep_ratio`` (fraction of the output channels of all conv/linear layers to keep)
+    or ``pruning_ratio`` (fraction of those channels to remove: Torch-Pruning's ``pruning_ratio``, so
+    ``pruning_ratio=0.3`` is ``keep_ratio=0.7``). ``channel_ratio`` is the deprecated name of ``keep_ratio`` (it
+    warns). Criterion ``"zero"`` takes no budget: it removes every channel that is zero on all of ``calib_data``.
 
     Per-layer limits hold in the global ranking: at least ``min_channels`` (>= 1) channels per group,
     kept counts a multiple of ``round_to`` (an int, or a mapping of layer names / glob patterns to block sizes
@@ -338,7 +343,8 @@ def prune(
     crit = get_criterion(criterion, example_inputs=example_inputs, **criterion_options) if isinstance(criterion, str) \
         else criterion
     is_zero = isinstance(crit, ZeroActivation)
-    kind, fraction = _validate_targets(target_flops, target_params, channel_ratio, is_zero)
+    keep_ratio = _channel_keep_fraction(keep_ratio, pruning_ratio, channel_ratio)
+    kind, fraction = _validate_targets(target_flops, target_params, keep_ratio, is_zero)
     round_to = _validated_round_to(round_to)
     if min_kept_fraction is None:
         min_kept_fraction = 0.0 if is_zero else DEFAULT_MIN_KEPT_FRACTION

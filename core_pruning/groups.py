@@ -28,18 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch_pruning as tp
 from torch import nn
-from torch_pruning.dependency import index_mapping
-from torch_pruning.pruner import function
 
+from core_pruning import _tp_compat as tpc
+from core_pruning._tp_compat import BN_FNS, IN_FNS, MHA_FNS, OUT_FNS
 from core_pruning.counting import LayerShapes
 
-OUT_FNS = (function.prune_conv_out_channels, function.prune_linear_out_channels,
-           function.prune_depthwise_conv_out_channels)
-MHA_FNS = (function.prune_multihead_attention_out_channels, function.prune_multihead_attention_in_channels)
-IN_FNS = (function.prune_conv_in_channels, function.prune_linear_in_channels)
-BN_FNS = (function.prune_batchnorm_out_channels,)
 WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 
 
@@ -63,7 +57,7 @@ class Member:
 class ChannelGroup:
     """A set of coupled channels that can only be removed together (see module docstring)."""
 
-    tp_group: tp.dependency.Group
+    tp_group: tpc.Group
     root: nn.Module
     root_name: str
     size: int
@@ -85,25 +79,25 @@ class ChannelGroup:
         return [unit + b * self.units for b in range(self.channel_groups)]
 
     @classmethod
-    def from_tp_group(cls, group: tp.dependency.Group, names: dict[nn.Module, str]) -> ChannelGroup:
+    def from_tp_group(cls, group: tpc.Group, names: dict[nn.Module, str]) -> ChannelGroup:
         root = group[0].dep.target.module
         size = len(group[0].idxs)
         cg = cls(tp_group=group, root=root, root_name=names.get(root, "?"), size=size)
         blocks: list[int] = []
         for item in group.items:
             dep, idxs = item.dep, item.idxs
-            root_idxs = getattr(item, "root_idxs", idxs)
-            if dep.target.type == tp.ops.OPTYPE.OUTPUT:
+            root_idxs = tpc.root_idxs(item)
+            if tpc.is_output(dep):
                 cg.touches_output = True
                 continue
-            if dep.target.type == tp.ops.OPTYPE.PARAMETER and idxs:
+            if tpc.is_parameter(dep) and idxs:
                 cg.unsupported = cg.unsupported or _loose_parameter_problem(group, dep.target.module, idxs, size)
                 continue
             if not idxs or None in root_idxs:
                 continue
             module = dep.target.module
             member = Member(module, names.get(module, "?"), list(idxs), list(root_idxs))
-            owner = _fixed_shape_owner(getattr(getattr(group, "_DG", None), "model", None), module)
+            owner = _fixed_shape_owner(getattr(tpc.graph_of(group), "model", None), module)
             if owner:
                 cg.unsupported = cg.unsupported or f"{owner} reshapes q/k/v with fixed head sizes"
             structured = _block_count(module, dep.handler)
@@ -154,51 +148,62 @@ class ChannelGroup:
     def channel_costs(self, shapes: LayerShapes) -> tuple[torch.Tensor, torch.Tensor]:
         """FLOPs (MACs) and parameters that removing each root channel saves, first order.
 
-        Counts the filter of every coupled output layer, the consumer input slices, and BatchNorm
-        affine parameters. Two neighbouring groups removed together share one weight, so the true
-        saving of a joint removal is slightly less than the sum: the budget loop re-measures.
+        FLOPs: what :meth:`LayerShapes.layer_macs` (the one FLOPs formula) loses when one channel goes from each
+        coupled output layer (its filter), each consumer (its input slice) and each attention layer (an embedding
+        dim). Parameters: those filters and slices and the BatchNorm affine pair. Two neighbouring groups removed
+        together share one weight, so the true saving of a joint removal is slightly less than the sum: the budget
+        loop re-measures.
         """
         flops = torch.zeros(self.size, dtype=torch.float64)
         params = torch.zeros(self.size, dtype=torch.float64)
+
+        def add(member: Member, per_f: float, per_p: float) -> None:
+            n = len(member.idxs)
+            flops.add_(member.scatter(torch.full((n,), float(per_f)), self.size))
+            params.add_(member.scatter(torch.full((n,), float(per_p)), self.size))
+
         for member in self.outputs:
-            module, n = member.module, len(member.idxs)
-            pos = shapes.positions.get(module, 0)
-            if isinstance(module, nn.Linear):
-                per_f, per_p = pos * module.in_features, module.in_features
-            else:
-                k = int(torch.tensor(module.kernel_size).prod())
-                fan_in = module.in_channels // module.groups if not module.transposed else module.in_channels
-                if module.transposed:
-                    per_f, per_p = pos * module.in_channels * k // module.groups, fan_in * k // module.groups
-                else:
-                    per_f, per_p = pos * fan_in * k, fan_in * k
-            per_p += 1 if module.bias is not None else 0
-            flops += member.scatter(torch.full((n,), float(per_f)), self.size)
-            params += member.scatter(torch.full((n,), float(per_p)), self.size)
+            module = member.module
+            per_f = shapes.layer_macs(module) - shapes.layer_macs(module, out_channels=_widths(module)[0] - 1)
+            add(member, per_f, _filter_params(module))
         for member in self.inputs:
-            module, n = member.module, len(member.idxs)
-            pos = shapes.positions.get(module, 0)
-            if isinstance(module, nn.Linear):
-                per_f, per_p = pos * module.out_features, module.out_features
-            elif getattr(module, "groups", 1) == module.in_channels and module.in_channels > 1:
+            module = member.module
+            if not isinstance(module, nn.Linear) and module.groups > 1 and module.groups == module.in_channels:
                 continue  # depthwise: its output channel goes with the input, already counted
-            else:
-                k = int(torch.tensor(module.kernel_size).prod())
-                per_p = module.out_channels // module.groups * k
-                per_f = pos * per_p
-            flops += member.scatter(torch.full((n,), float(per_f)), self.size)
-            params += member.scatter(torch.full((n,), float(per_p)), self.size)
+            per_f = shapes.layer_macs(module) - shapes.layer_macs(module, in_channels=_widths(module)[1] - 1)
+            add(member, per_f, _slice_params(module))
         for member in self.attention:  # an embedding dim: a row and a column of q, k, v and output projections
-            module, n = member.module, len(member.idxs)
-            tokens, pairs = shapes.attention.get(module, (0, 0))
-            e = module.embed_dim
-            per_f, per_p = tokens * 8 * e + 2 * pairs, 8 * e + 4
-            flops += member.scatter(torch.full((n,), float(per_f)), self.size)
-            params += member.scatter(torch.full((n,), float(per_p)), self.size)
+            module = member.module
+            add(member, shapes.layer_macs(module) - shapes.layer_macs(module, out_channels=module.embed_dim - 1),
+                8 * module.embed_dim + 4)
         for member in self.norms:
             if getattr(member.module, "affine", False):
-                params += member.scatter(torch.full((len(member.idxs),), 2.0), self.size)
+                params.add_(member.scatter(torch.full((len(member.idxs),), 2.0), self.size))
         return flops, params
+
+
+def _widths(module: nn.Module) -> tuple[int, int]:
+    """(output, input) channels of a conv or linear layer."""
+    if isinstance(module, nn.Linear):
+        return module.out_features, module.in_features
+    return module.out_channels, module.in_channels
+
+
+def _filter_params(module: nn.Module) -> int:
+    """Parameters of one output channel's filter (and bias) of a conv or linear layer."""
+    if isinstance(module, nn.Linear):
+        per = module.in_features
+    else:
+        k = math.prod(module.kernel_size)
+        per = module.in_channels * k // module.groups if module.transposed else module.in_channels // module.groups * k
+    return per + (1 if module.bias is not None else 0)
+
+
+def _slice_params(module: nn.Module) -> int:
+    """Parameters that read one input channel of a (non-depthwise) conv or linear layer."""
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    return module.out_channels // module.groups * math.prod(module.kernel_size)
 
 
 #: Modules whose forward reshapes their q/k/v with head sizes fixed at construction, which Torch-Pruning does not
@@ -230,7 +235,7 @@ def _block_count(module: nn.Module, handler: Any) -> int:
     return 1
 
 
-def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, idxs: list[int], size: int) -> str | None:
+def _loose_parameter_problem(group: tpc.Group, param: nn.Parameter, idxs: list[int], size: int) -> str | None:
     """Why a group touching a module-less parameter cannot be pruned, or ``None`` when it can.
 
     A loose parameter of the model itself (ViT's class token and position embedding, a user's per-channel scale)
@@ -239,11 +244,9 @@ def _loose_parameter_problem(group: tp.dependency.Group, param: nn.Parameter, id
     (``F.linear(x, self.qkv.weight)`` in Swin's attention): its layer's other dimension and attributes would not
     follow, so the group is left whole.
     """
-    dg = getattr(group, "_DG", None)
+    dg = tpc.graph_of(group)
     model = getattr(dg, "model", None)
-    node = getattr(dg, "module2node", {}).get(param)
-    dim = getattr(node, "pruning_dim", -1)
-    dim = -1 if dim is None else dim
+    dim = tpc.pruning_dim(dg, param)
     name = "a parameter"
     if model is not None:
         for pname, p in model.named_parameters():
@@ -333,23 +336,6 @@ def resolve_layers(model: nn.Module, layers: Iterable[nn.Module | str] | None) -
     return resolved
 
 
-@contextmanager
-def _index_mappings_refreshed_once(dg: tp.DependencyGraph) -> Iterator[None]:
-    """Refresh ``dg``'s concat/split index mappings once, then skip Torch-Pruning's per-group refresh.
-
-    ``get_pruning_group`` recomputes every mapping of the graph on each call, which makes enumerating
-    all groups quadratic (DenseNet-121: ~3 s per enumeration). Channel counts cannot change while we
-    only enumerate, so one refresh is enough; other graphs are unaffected.
-    """
-    original = index_mapping.update_index_mapping
-    original(dg)
-    index_mapping.update_index_mapping = lambda graph: None if graph is dg else original(graph)
-    try:
-        yield
-    finally:
-        index_mapping.update_index_mapping = original
-
-
 #: Seconds Torch-Pruning may take to resolve one root's group; past it the root is unsupported (Swin-T's
 #: window reshapes make index mappings grow without bound: ``get_all_groups`` did not finish in 300 s).
 GROUP_TIMEOUT_S = 2.0
@@ -378,15 +364,15 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _all_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
-                unsupported: dict[str, str] | None) -> Iterator[tp.dependency.Group]:
+def _all_groups(dg: tpc.DependencyGraph, ignored: list[nn.Module],
+                unsupported: dict[str, str] | None) -> Iterator[tpc.Group]:
     """``dg.get_all_groups`` over conv/linear roots, with a root that fails or runs away reported, not raised."""
     visited: set[nn.Module] = set()
     ignored_set = set(ignored)
-    for m in list(dg.module2node):
+    for m in tpc.graph_modules(dg):
         if m in ignored_set or m in visited or not isinstance(m, WEIGHTED):
             continue
-        if unsupported is not None and dg._module2name.get(m, "?") in unsupported:
+        if unsupported is not None and tpc.name_of(dg, m, "?") in unsupported:
             continue  # known to fail or run away: not tried again at every step
         pruner = dg.get_pruner_of_module(m)
         if pruner is None or pruner.get_out_channels(m) is None:
@@ -396,12 +382,12 @@ def _all_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
                 group = dg.get_pruning_group(m, pruner.prune_out_channels, list(range(pruner.get_out_channels(m))))
         except _GroupTimeout:
             if unsupported is not None:
-                unsupported[dg._module2name.get(m, "?")] = (f"Torch-Pruning did not resolve its coupled channels in "
+                unsupported[tpc.name_of(dg, m, "?")] = (f"Torch-Pruning did not resolve its coupled channels in "
                                                           f"{GROUP_TIMEOUT_S:.0f} s (reshapes around it)")
             continue
         except Exception as exc:  # noqa: BLE001 - a tracer failure on one root must not stop the others
             if unsupported is not None:
-                unsupported[dg._module2name.get(m, "?")] = f"Torch-Pruning failed on it: {type(exc).__name__}: {exc}"
+                unsupported[tpc.name_of(dg, m, "?")] = f"Torch-Pruning failed on it: {type(exc).__name__}: {exc}"
             continue
         prunable = True
         for dep, _ in group:
@@ -413,7 +399,7 @@ def _all_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
             yield group
 
 
-def collect_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
+def collect_groups(dg: tpc.DependencyGraph, ignored: list[nn.Module],
                    unsupported: dict[str, str] | None = None) -> list[ChannelGroup]:
     """All prunable groups of ``dg``'s model, rooted at conv/linear outputs.
 
@@ -421,9 +407,9 @@ def collect_groups(dg: tp.DependencyGraph, ignored: list[nn.Module],
     shape), as are groups containing an ignored layer and groups that cannot be pruned consistently
     (their root name and reason go into ``unsupported`` when given).
     """
-    names = dg._module2name
+    names = tpc.module_names(dg)
     groups = []
-    with _index_mappings_refreshed_once(dg):
+    with tpc.index_mappings_refreshed_once(dg):
         for group in _all_groups(dg, ignored, unsupported):
             cg = ChannelGroup.from_tp_group(group, names)
             if cg.touches_output or cg.size == 0:

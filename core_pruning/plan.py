@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch_pruning as tp
 from torch import nn
 
+from core_pruning import _tp_compat as tpc
 from prunelab.errors import InputError
 from prunelab.io import atomic_save, atomic_write_text
 
@@ -83,7 +83,7 @@ class PruningPlan:
         return cls.from_dict(data)
 
 
-def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
+def build_graph(model: nn.Module, example_inputs: Any) -> tpc.DependencyGraph:
     """Trace ``model`` in eval mode (so BatchNorm statistics are not touched) with gradients enabled.
 
     A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)``
@@ -95,7 +95,7 @@ def build_graph(model: nn.Module, example_inputs: Any) -> tp.DependencyGraph:
     try:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
-            return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+            return tpc.build_graph(model, example_inputs)
     except (ZeroDivisionError, IndexError, KeyError, ValueError, AssertionError, TypeError) as exc:
         raise InputError(f"unsupported: {_failing_layer(model, exc)} (Torch-Pruning cannot trace its channels: "
                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})") from exc
@@ -108,7 +108,7 @@ def _failing_layer(model: nn.Module, exc: BaseException) -> str:
     tb = exc.__traceback__
     node = None
     while tb is not None:
-        for key in ("reshape_node", "node", "cat_node", "split_node"):
+        for key in tpc.TRACER_NODE_LOCALS:
             if key in tb.tb_frame.f_locals:
                 node = tb.tb_frame.f_locals[key]
         tb = tb.tb_next
@@ -148,20 +148,20 @@ def _module(model: nn.Module, name: str) -> nn.Module:
         raise PlanMismatch(f"plan names layer {name!r}, which this model does not have") from exc
 
 
-def prune_root(dg: tp.DependencyGraph, root: nn.Module, idxs: list[int]) -> tp.dependency.Group:
+def prune_root(dg: tpc.DependencyGraph, root: nn.Module, idxs: list[int]) -> tpc.Group:
     """Physically remove output channels ``idxs`` of ``root`` and everything coupled to them."""
     pruner = dg.get_pruner_of_module(root)
     if pruner is None:
-        raise PlanMismatch(f"layer {dg._module2name.get(root, root)} cannot be pruned")
+        raise PlanMismatch(f"layer {tpc.name_of(dg, root, root)} cannot be pruned")
     n = pruner.get_out_channels(root)
     if any(i < 0 or i >= n for i in idxs) or len(set(idxs)) != len(idxs) or len(idxs) >= n:
-        raise PlanMismatch(f"invalid channel indices for {dg._module2name.get(root)} with {n} channels")
+        raise PlanMismatch(f"invalid channel indices for {tpc.name_of(dg, root)} with {n} channels")
     group = dg.get_pruning_group(root, pruner.prune_out_channels, sorted(idxs))
     group.prune()
     return group
 
 
-def apply_step(model: nn.Module, dg: tp.DependencyGraph, step: PlanStep) -> list[tp.dependency.Group]:
+def apply_step(model: nn.Module, dg: tpc.DependencyGraph, step: PlanStep) -> list[tpc.Group]:
     from core_pruning.criteria.zero import fold_constant_input
 
     for fold in step.folds:

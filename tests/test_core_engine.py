@@ -43,7 +43,7 @@ class Plain(nn.Module):
 
 
 @pytest.mark.parametrize("kind,key", [("target_flops", "flops"), ("target_params", "params"),
-                                      ("channel_ratio", "channels")])
+                                      ("keep_ratio", "channels")])
 @pytest.mark.parametrize("fraction", [0.5, 0.33])
 def test_budget_is_met_within_two_percent(kind, key, fraction):
     model = small_resnet()
@@ -68,6 +68,50 @@ def test_budget_is_met_within_two_percent_with_rounded_channel_counts(round_to, 
         if isinstance(m, nn.Conv2d) and m.out_channels >= round_to:
             assert m.out_channels % round_to == 0, (name, m.out_channels)
     assert model(X28).shape == (2, 10)
+
+
+def test_keep_ratio_pruning_ratio_and_the_deprecated_channel_ratio_name_one_budget():
+    """keep_ratio is the fraction kept; pruning_ratio the fraction removed (Torch-Pruning's meaning); channel_ratio,
+    the old name of keep_ratio, warns and prunes exactly as keep_ratio does."""
+    import warnings
+
+    def plan(**budget):
+        return cp.prune(small_resnet(), X28[:1], criterion="l1", **budget).plan.to_dict()["steps"]
+
+    kept = plan(keep_ratio=0.75)
+    assert plan(pruning_ratio=0.25) == kept
+    with pytest.warns(DeprecationWarning, match="keep_ratio"):
+        assert plan(channel_ratio=0.75) == kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names do not warn
+        plan(keep_ratio=0.9)
+    for bad in ({"keep_ratio": 0.5, "pruning_ratio": 0.5}, {"keep_ratio": 0.5, "channel_ratio": 0.5}):
+        with pytest.raises(InputError, match="not keep_ratio and"):
+            plan(**bad)
+    with pytest.raises(InputError, match="exactly one of"):
+        plan(keep_ratio=0.5, target_flops=0.5)
+    for bad in (1.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match=r"pruning_ratio must be a fraction of channels to remove in \[0, 1\)"):
+            plan(pruning_ratio=bad)
+
+
+def test_global_selector_passes_over_what_overshoots_and_else_takes_the_least_overshoot():
+    """The one tolerance rule (core_pruning.selection), used by prune and by CAC/DAIS."""
+    from core_pruning.selection import AdditiveSavings, select_global
+
+    costs = [[5.0, 1.0, 1.0], [3.0, 2.0]]
+
+    def run(ranked, need, limit, room=(3, 2), in_order=False):
+        savings = AdditiveSavings(lambda g, u: costs[g][u])
+        return select_global(ranked, list(room), savings, need, limit, in_order), savings.total
+
+    ranked = [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2)]
+    assert run(ranked, need=4.0, limit=4.5) == ({1: [0], 0: [1]}, 4.0)  # 5 passed over, then lowest first
+    assert run(ranked, need=4.0, limit=4.5, room=(3, 0)) == ({0: [1, 2]}, 2.0)  # floors: short of need
+    assert run(ranked, need=1.0, limit=0.5) == ({0: [1]}, 1.0)  # nothing fits: the least overshoot
+    assert run(ranked, need=4.0, limit=4.5, in_order=True) == ({1: [0]}, 3.0)  # group 0 passed over whole
+    assert run([(0, 0), (0, 1), (1, 0)], need=3.0, limit=3.5, in_order=True) == ({1: [0]}, 3.0)  # 0 closed
+    assert run([], need=1.0, limit=1.0) == ({}, 0.0)
 
 
 def test_block_selection_never_takes_a_later_block_of_a_passed_over_group():

@@ -67,3 +67,67 @@ def test_attention_products_are_counted():
             return self.attn(t, t, t, need_weights=False)[0]
 
     assert count_macs(Self(), x) == 2 * (10 * 4 * 16 * 16 + 2 * 10 * 10 * 16)
+
+
+def _tiny_vit() -> torch.nn.Module:
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32,
+                             num_classes=10)
+
+
+@pytest.mark.parametrize("arch", ["resnet20", "mobilenet_v2", "vit"])
+def test_masked_flops_are_the_engine_count_of_the_physically_pruned_model(arch):
+    """One FLOPs definition: ChannelMasks.flops (and so CAC/DAIS budgets) == count_flops_params after surgery."""
+    import copy
+
+    from core_pruning.counting import count_flops_params
+    from core_pruning.models import build_model
+    from core_pruning.plan import PruningPlan, apply_plan
+    from core_pruning.training.masks import ChannelMasks
+
+    torch.manual_seed(0)
+    if arch == "vit":
+        model, x = _tiny_vit(), torch.randn(1, 3, 32, 32)
+    elif arch == "mobilenet_v2":
+        model, x = torchvision.models.mobilenet_v2(width_mult=0.25, num_classes=10), torch.randn(1, 3, 32, 32)
+    else:
+        model, x = build_model(arch, in_channels=1), torch.randn(1, 1, 16, 16)
+    masks = ChannelMasks(model.eval(), x)
+    assert float(masks.flops()) == masks.base_flops == count_flops_params(model, x)[0]
+    generator = torch.Generator().manual_seed(1)
+    for gi, group in enumerate(masks.groups):  # drop about a third of every group's units
+        keep = torch.ones(group.size, dtype=torch.bool)
+        for unit in torch.randperm(group.units, generator=generator)[: group.units // 3].tolist():
+            keep[group.unit_channels(unit)] = False
+        masks.keep[gi] = keep
+    pruned = apply_plan(copy.deepcopy(model), PruningPlan(steps=[masks.plan_step()]), x)
+    assert float(masks.flops()) == count_flops_params(pruned, x)[0]
+
+
+def test_channel_costs_are_differences_of_the_one_layer_formula():
+    """A lone channel's FLOPs cost is what count_macs loses when that channel alone is removed physically."""
+    import copy
+
+    from core_pruning.counting import LayerShapes
+    from core_pruning.groups import collect_groups, output_layers
+    from core_pruning.models import build_model
+    from core_pruning.plan import PlanStep, PruningPlan, apply_plan, build_graph
+
+    torch.manual_seed(0)
+    for model, x in ((build_model("vgg_small", in_channels=1, width=0.25).eval(), torch.randn(1, 1, 16, 16)),
+                     (_tiny_vit().eval(), torch.randn(1, 3, 32, 32))):
+        shapes = LayerShapes(model, x)
+        groups = collect_groups(build_graph(model, x), output_layers(model, x))
+        for group in groups:
+            cost = group.channel_costs(shapes)[0]
+            removed = group.unit_channels(0)
+            step = PlanStep(prunes=[{"layer": group.root_name, "idxs": removed}])
+            pruned = apply_plan(copy.deepcopy(model), PruningPlan(steps=[step]), x)
+            saved = count_macs(model, x) - count_macs(pruned, x)
+            if group.channel_groups == 1:
+                assert float(cost[removed].sum()) == saved, group.root_name
+            else:  # n embedding dims at once: q/k/v/out lose 4(e² - (e-n)²), the single-dim costs sum to n·4(2e-1)
+                n = len(removed)
+                gap = sum(4 * shapes.attention[m.module][0] * n * (n - 1) for m in group.attention)
+                assert float(cost[removed].sum()) - saved == gap > 0, group.root_name

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch_pruning as tp
 from torch import nn
 
+from core_pruning import _tp_compat as tpc
 from core_pruning.counting import LayerShapes
 from core_pruning.groups import ChannelGroup
 
@@ -37,7 +37,7 @@ class ScoringContext:
         return self.shapes
 
 
-class Criterion(tp.importance.Importance):
+class Criterion(tpc.Importance):
     """Scores the channels of a group; subclasses implement :meth:`score`.
 
     ``needs_data``: whether :meth:`prepare` must see calibration batches before scoring.
@@ -68,14 +68,14 @@ class Criterion(tp.importance.Importance):
 
     # -- Torch-Pruning adapter -------------------------------------------------------------------
     @torch.no_grad()
-    def __call__(self, group: tp.dependency.Group, **_: Any) -> torch.Tensor:
+    def __call__(self, group: tpc.Group, **_: Any) -> torch.Tensor:
         """Torch-Pruning ``Importance`` protocol: one score per channel of ``group``'s root."""
-        dg = group._DG
+        dg = tpc.graph_of(group)
         if self._ctx is None or self._ctx.model is not dg.model:
             if self.needs_data:
                 raise RuntimeError(f"criterion {self.name!r} needs data: call .calibrate(model, data) first")
             self._ctx = ScoringContext(model=dg.model, example_inputs=self.example_inputs)
-        cg = ChannelGroup.from_tp_group(group, dg._module2name)
+        cg = ChannelGroup.from_tp_group(group, tpc.module_names(dg))
         scores = self.score(cg, self._ctx).float()
         return normalize([scores], self.normalization)[0]
 

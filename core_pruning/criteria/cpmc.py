@@ -68,6 +68,7 @@ from typing import Any
 
 import torch
 
+from core_pruning import _tp_compat as tpc
 from core_pruning.criteria.base import Criterion, ScoringContext, normalize
 from core_pruning.criteria.magnitude import L1, L2
 from core_pruning.groups import ChannelGroup, collect_groups, output_layers
@@ -200,7 +201,7 @@ class CPMC(Criterion):
         mean costs would otherwise include the classifier's channels.
         """
         if self._network is None:
-            groups = collect_groups(group.tp_group._DG, ignored=output_layers(ctx.model, ctx.example_inputs))
+            groups = collect_groups(tpc.graph_of(group.tp_group), ignored=output_layers(ctx.model, ctx.example_inputs))
             self._network = _NetworkStatistics.of(self._costs(groups, ctx))
             self._global_magnitudes = dict(zip([g.root for g in groups], self._magnitudes(groups)))
         f, p = group.channel_costs(ctx.layer_shapes())
@@ -212,13 +213,13 @@ class CPMC(Criterion):
 
     def __call__(self, group, **kwargs: Any) -> torch.Tensor:
         # Already normalised and combined: return the score without a second normalisation.
-        dg = group._DG
+        dg = tpc.graph_of(group)
         if self._ctx is None or self._ctx.model is not dg.model:
             if self.example_inputs is None:
                 raise RuntimeError("CPMC as a Torch-Pruning importance needs example_inputs=... to measure costs")
             self._ctx = ScoringContext(model=dg.model, example_inputs=self.example_inputs)
             self._network = None
-        return self.score(ChannelGroup.from_tp_group(group, dg._module2name), self._ctx).float()
+        return self.score(ChannelGroup.from_tp_group(group, tpc.module_names(dg)), self._ctx).float()
 
 
 def _log2(cost: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core_pruning import _tp_compat as tpc
 from core_pruning.groups import Member
 from core_pruning.training.masks import ChannelMasks, ChannelSlice
 
@@ -40,8 +41,7 @@ def gate_points(masks: ChannelMasks) -> list[GatePoint]:
     for gi, g in enumerate(masks.groups):
         norms = {m.module: m for m in g.norms}
         for member in g.outputs:
-            node = masks.dg.module2node.get(member.module)
-            after = [n.module for n in node.outputs] if node is not None else []
+            after = tpc.next_modules(masks.dg, member.module)
             if len(after) == 1 and after[0] in norms:
                 points.append(GatePoint(gi, norms[after[0]], True))
             else:

@@ -9,8 +9,8 @@ those vectors into the three things the methods need:
   filter rows and biases in every coupled output layer, the BatchNorm shift, and the BatchNorm running
   mean. Then the channel's output is 0 in training *and* evaluation mode, so the masked network computes
   exactly what the physically pruned one will. ``hard=True`` also zeroes the BatchNorm scale.
-- **exact FLOPs** of the masked network (:meth:`ChannelMasks.flops`), computed from the engine's
-  :class:`~core_pruning.counting.LayerShapes` with kept channel counts. The same formula, given soft keep
+- **exact FLOPs** of the masked network (:meth:`ChannelMasks.flops`): the engine's FLOPs formula
+  (:meth:`~core_pruning.counting.LayerShapes.layer_macs`) at the kept channel counts. The same formula, given soft keep
   values in [0, 1], is the differentiable *expected* FLOPs that DAIS penalises.
 - **a pruning plan step** (:meth:`ChannelMasks.plan_step`) that the engine's ``apply_plan`` replays to
   remove the masked channels physically.
@@ -18,7 +18,6 @@ those vectors into the three things the methods need:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -93,11 +92,14 @@ class ChannelMasks:
         self.keep: list[torch.Tensor] = [torch.ones(g.size, dtype=torch.bool) for g in self.groups]
         self._out_members: dict[nn.Module, list[tuple[int, Member]]] = {}
         self._in_members: dict[nn.Module, list[tuple[int, Member]]] = {}
+        self._attention_members: dict[nn.Module, list[tuple[int, Member]]] = {}
         for gi, g in enumerate(self.groups):
             for m in g.outputs:
                 self._out_members.setdefault(m.module, []).append((gi, m))
             for m in g.inputs:
                 self._in_members.setdefault(m.module, []).append((gi, m))
+            for m in g.attention:
+                self._attention_members.setdefault(m.module, []).append((gi, m))
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def floor(self, gi: int) -> int:
@@ -150,28 +152,26 @@ class ChannelMasks:
 
     # -- FLOPs -------------------------------------------------------------------------------------
     def flops(self, values: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Conv/linear MACs of the network with channels kept per ``values`` (default: the masks).
+        """MACs of the network with channels kept per ``values`` (default: the masks).
 
-        ``values`` may be soft (floats in [0, 1]): a layer then counts ``sum(values)`` channels, which is
-        the expected FLOPs when channel c is kept with probability ``values[c]``; the result is
-        differentiable in ``values``. With 0/1 values it is the exact count of the pruned network.
+        Each counted layer's MACs are :meth:`~core_pruning.counting.LayerShapes.layer_macs` (the engine's FLOPs
+        formula) at its kept output and input widths, so all-kept masks give the engine's count and 0/1 masks the
+        count of the physically pruned network. ``values`` may be soft (floats in [0, 1]): a layer then counts
+        ``sum(values)`` channels, the expected width when channel c is kept with probability ``values[c]``, and
+        the result is differentiable in ``values``.
         """
         vals = [(v if v.is_floating_point() else v.double()) for v in (values if values is not None else self.keep)]
         total = torch.zeros((), dtype=torch.float64, device=vals[0].device)
-        for module, positions in self.shapes.positions.items():
-            if isinstance(module, nn.Linear):
-                n_out, n_in, per, groups = module.out_features, module.in_features, 1, 1
-            elif isinstance(module, nn.modules.conv._ConvNd):
-                n_out, n_in, per = module.out_channels, module.in_channels, math.prod(module.kernel_size)
-                groups = module.groups
-            else:
+        for module in self.shapes.layers():
+            if isinstance(module, nn.MultiheadAttention):
+                width = self._kept(module, module.embed_dim, self._attention_members, vals)
+                total = total + self.shapes.layer_macs(module, out_channels=width)
                 continue
+            n_out, n_in = (module.out_features, module.in_features) if isinstance(module, nn.Linear) \
+                else (module.out_channels, module.in_channels)
             out = self._kept(module, n_out, self._out_members, vals)
             inp = self._kept(module, n_in, self._in_members, vals)
-            if groups > 1 and groups == n_in:  # depthwise: groups shrink with the channels, one input each
-                total = total + positions * out * per
-            else:
-                total = total + positions * out * inp * per / groups
+            total = total + self.shapes.layer_macs(module, out_channels=out, in_channels=inp)
         return total
 
     @staticmethod

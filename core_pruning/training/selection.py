@@ -6,10 +6,8 @@ Two rules, both measured with the exact masked FLOPs of :class:`~core_pruning.tr
   channels of each group going first, as in the soft-filter-pruning papers. The rate is found by bisection
   so the budget is met, then single channels are given back (to the most-pruned groups first) while the
   budget still holds, so the achieved FLOPs land just under the target instead of a whole rate step below.
-- :func:`select_global` (CAC, DAIS): one network-wide ranking; channels are masked from the lowest score up
-  until the budget is met. A channel whose removal would undershoot ``keep_fraction - tolerance`` is
-  skipped for a cheaper one, so coarse groups cannot overshoot the tolerance (when no remaining channel
-  fits that window at all, e.g. in a tiny network, the one undershooting least is taken).
+- :func:`select_global` (CAC, DAIS): one network-wide ranking, the engine's own selector
+  (:func:`core_pruning.selection.select_global` and its tolerance rule) with exact masked FLOPs.
 
 Both respect the per-group floor of :class:`ChannelMasks` (never fewer than ``min_channels``).
 """
@@ -19,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from core_pruning.errors import UnreachableTarget
+from core_pruning.selection import select_global as core_select_global
 from core_pruning.training.masks import ChannelMasks
 
 
@@ -68,37 +67,48 @@ def select_uniform(masks: ChannelMasks, scores: list[torch.Tensor], keep_fractio
     return _keep_lowest_removed(order, removed)
 
 
+class _MaskedSavings:
+    """Exact FLOPs saved by masking channels of ``keep`` (edited in place when a channel is taken)."""
+
+    def __init__(self, masks: ChannelMasks, keep: list[torch.Tensor]) -> None:
+        self.masks, self.keep = masks, keep
+        self.start = self.current = float(masks.flops(keep))
+        self._last: tuple[int, int, float] | None = None
+
+    def total_with(self, gi: int, ch: int) -> float:
+        self.keep[gi][ch] = False
+        after = float(self.masks.flops(self.keep))
+        self.keep[gi][ch] = True
+        self._last = (gi, ch, after)
+        return self.start - after
+
+    def take(self, gi: int, ch: int) -> None:
+        after = self._last[2] if self._last and self._last[:2] == (gi, ch) else None
+        self.keep[gi][ch] = False
+        self.current = float(self.masks.flops(self.keep)) if after is None else after
+
+
 def select_global(masks: ChannelMasks, scores: list[torch.Tensor], keep_fraction: float,
                   tolerance: float = 0.02) -> list[torch.Tensor]:
-    """Starting from the current masks, mask the lowest-scored kept channels until ``keep_fraction`` is met."""
+    """Starting from the current masks, mask the lowest-scored kept channels until ``keep_fraction`` is met.
+
+    :func:`core_pruning.selection.select_global` with exact masked FLOPs: the budget lands in
+    ``[keep_fraction - tolerance, keep_fraction]`` of the base FLOPs unless no single channel fits that window.
+    """
     keep = [k.clone() for k in masks.keep]
     budget = keep_fraction * masks.base_flops
     floor_flops = (keep_fraction - tolerance) * masks.base_flops
-    current = float(masks.flops(keep))
-    if current <= budget:
-        return keep
     flat = torch.cat([s.double().cpu() for s in scores])
     owner = torch.cat([torch.full((g.size,), gi) for gi, g in enumerate(masks.groups)])
     channel = torch.cat([torch.arange(g.size) for g in masks.groups])
-    left = [int(k.sum()) - masks.floor(gi) for gi, k in enumerate(keep)]
-    overshoot: tuple[float, int, int] | None = None  # the skipped removal that undershoots least
-    for pos in torch.argsort(flat, stable=True).tolist():
-        gi, ch = int(owner[pos]), int(channel[pos])
-        if not keep[gi][ch] or left[gi] <= 0:
-            continue
-        keep[gi][ch] = False
-        after = float(masks.flops(keep))
-        if after < floor_flops:  # this channel is too expensive to fit: try cheaper ones
-            keep[gi][ch] = True
-            if overshoot is None or after > overshoot[0]:
-                overshoot = (after, gi, ch)
-            continue
-        left[gi] -= 1
-        current = after
-        if current <= budget:
-            return keep
-    if overshoot is not None:  # no channel fits the tolerance window: meet the budget with the least undershoot
-        keep[overshoot[1]][overshoot[2]] = False
-        return keep
-    raise UnreachableTarget(f"cannot reach {keep_fraction:.1%} of the FLOPs within the per-group floors "
-                     f"(stopped at {current / masks.base_flops:.1%})")
+    order = [(int(owner[pos]), int(channel[pos])) for pos in torch.argsort(flat, stable=True).tolist()]
+    current = float(masks.flops(keep))
+    while current > budget:
+        savings = _MaskedSavings(masks, keep)
+        room = [int(k.sum()) - masks.floor(gi) for gi, k in enumerate(keep)]
+        ranked = ((gi, ch) for gi, ch in order if keep[gi][ch])
+        if not core_select_global(ranked, room, savings, need=current - budget, limit=current - floor_flops):
+            raise UnreachableTarget(f"cannot reach {keep_fraction:.1%} of the FLOPs within the per-group floors "
+                                    f"(stopped at {current / masks.base_flops:.1%})")
+        current = savings.current
+    return keep

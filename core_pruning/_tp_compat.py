@@ -1,0 +1,160 @@
+"""The one place core_pruning touches Torch-Pruning beyond its documented API.
+
+Torch-Pruning (``torch-pruning`` on PyPI) does the structural surgery; the rest of core_pruning reads its graphs and
+groups only through the names below, so a Torch-Pruning release that moves an internal breaks this file alone.
+Supported: ``SUPPORTED_RANGE``; :func:`check_supported` refuses any other version with an error naming both.
+
+Internals used: ``DependencyGraph._module2name`` (layer names), ``Group._DG`` (the graph of a group),
+``DependencyGraph.module2node`` / ``Node.outputs`` / ``Node.pruning_dim``, ``GroupItem.root_idxs``, the
+``torch_pruning.pruner.function`` pruning functions, the local variable names of its tracer's index-mapping
+functions (to name a failing layer) and ``dependency.index_mapping.update_index_mapping``, which
+:func:`index_mappings_refreshed_once` replaces only for the duration of our own group enumeration.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch_pruning as tp
+from torch import nn
+from torch_pruning.dependency import index_mapping
+from torch_pruning.pruner import function
+
+#: Torch-Pruning versions whose internals this module was written against: ``>= MIN_VERSION, < MAX_VERSION``.
+MIN_VERSION = (1, 5)
+MAX_VERSION = (1, 7)
+SUPPORTED_RANGE = f">={MIN_VERSION[0]}.{MIN_VERSION[1]},<{MAX_VERSION[0]}.{MAX_VERSION[1]}"
+
+DependencyGraph = tp.DependencyGraph
+Group = tp.dependency.Group
+Importance = tp.importance.Importance
+
+OUT_FNS = (function.prune_conv_out_channels, function.prune_linear_out_channels,
+           function.prune_depthwise_conv_out_channels)
+MHA_FNS = (function.prune_multihead_attention_out_channels, function.prune_multihead_attention_in_channels)
+IN_FNS = (function.prune_conv_in_channels, function.prune_linear_in_channels)
+BN_FNS = (function.prune_batchnorm_out_channels,)
+
+#: Local variables of Torch-Pruning's index-mapping functions that hold the graph node being mapped.
+TRACER_NODE_LOCALS = ("reshape_node", "node", "cat_node", "split_node")
+
+
+class UnsupportedTorchPruning(ImportError):
+    """The installed Torch-Pruning is outside :data:`SUPPORTED_RANGE`."""
+
+
+def installed_version() -> str:
+    """``torch_pruning.__version__`` as installed."""
+    return str(getattr(tp, "__version__", "unknown"))
+
+
+def check_supported(version: str | None = None) -> None:
+    """Raise :class:`UnsupportedTorchPruning` unless ``version`` (default: the installed one) is supported."""
+    version = installed_version() if version is None else version
+    match = re.match(r"(\d+)\.(\d+)", version)
+    numbers = (int(match.group(1)), int(match.group(2))) if match else None
+    if numbers is None or not MIN_VERSION <= numbers < MAX_VERSION:
+        raise UnsupportedTorchPruning(
+            f"core_pruning supports torch-pruning {SUPPORTED_RANGE}, but torch-pruning {version} is installed; "
+            f"install a supported version: pip install 'torch-pruning{SUPPORTED_RANGE}'")
+
+
+def build_graph(model: nn.Module, example_inputs: Any) -> DependencyGraph:
+    """Torch-Pruning's dependency graph of ``model`` (after checking the installed version)."""
+    check_supported()
+    return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+
+
+def module_names(dg: DependencyGraph) -> dict[nn.Module, str]:
+    """Layer -> qualified name, as the graph recorded it (loose parameters included)."""
+    return dg._module2name
+
+
+def name_of(dg: DependencyGraph, module: Any, default: Any = None) -> Any:
+    return dg._module2name.get(module, default)
+
+
+def graph_of(group: Group) -> DependencyGraph | None:
+    """The dependency graph a group was taken from."""
+    return getattr(group, "_DG", None)
+
+
+def graph_modules(dg: DependencyGraph) -> list[Any]:
+    """Every module (and loose parameter) that has a node in the graph, in tracing order."""
+    return list(dg.module2node)
+
+
+def node_of(dg: DependencyGraph | None, module: Any) -> Any:
+    return getattr(dg, "module2node", {}).get(module)
+
+
+def next_modules(dg: DependencyGraph, module: nn.Module) -> list[Any]:
+    """Modules that directly consume ``module``'s output in the traced graph."""
+    node = node_of(dg, module)
+    return [n.module for n in node.outputs] if node is not None else []
+
+
+def pruning_dim(dg: DependencyGraph | None, param: Any) -> int:
+    """The dimension Torch-Pruning prunes of a loose parameter (its last one unless it says otherwise)."""
+    dim = getattr(node_of(dg, param), "pruning_dim", -1)
+    return -1 if dim is None else dim
+
+
+def root_idxs(item: Any) -> list[Any]:
+    """Root channel of each index of a group item (older items have none: their own indices)."""
+    return getattr(item, "root_idxs", item.idxs)
+
+
+def is_output(dep: Any) -> bool:
+    return dep.target.type == tp.ops.OPTYPE.OUTPUT
+
+
+def is_parameter(dep: Any) -> bool:
+    return dep.target.type == tp.ops.OPTYPE.PARAMETER
+
+
+_skip_lock = threading.RLock()
+_skipped: dict[int, int] = {}  # id(graph) -> how many of our enumerations hold it
+_original_update = None  # update_index_mapping while our replacement is installed
+
+
+def _update_unless_skipped(graph: Any) -> None:
+    if id(graph) in _skipped:
+        return None
+    return _original_update(graph)
+
+
+@contextmanager
+def index_mappings_refreshed_once(dg: DependencyGraph) -> Iterator[None]:
+    """Refresh ``dg``'s concat/split index mappings once, then skip Torch-Pruning's per-group refresh of ``dg``.
+
+    ``get_pruning_group`` recomputes every mapping of the graph on each call, which makes enumerating all groups
+    quadratic (DenseNet-121: ~3 s per enumeration). Channel counts cannot change while we only enumerate, so one
+    refresh is enough. The replacement is installed on entry and the original restored when the outermost of
+    nested (or concurrent) uses exits, also on an exception; other graphs are refreshed as always meanwhile.
+    """
+    global _original_update
+    with _skip_lock:
+        if not _skipped:
+            _original_update = index_mapping.update_index_mapping
+            index_mapping.update_index_mapping = _update_unless_skipped
+        original = _original_update
+        _skipped[id(dg)] = _skipped.get(id(dg), 0) + 1
+    try:
+        original(dg)
+        yield
+    finally:
+        with _skip_lock:
+            _skipped[id(dg)] -= 1
+            if not _skipped[id(dg)]:
+                del _skipped[id(dg)]
+            if not _skipped:
+                index_mapping.update_index_mapping = original
+                _original_update = None
+
+
+check_supported()
