@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> float:
     x = torch.randn(1, 3, args.image_size, args.image_size)
     torch.manual_seed(0)
     model = build()
+    # budgets: target_flops / target_params / keep_ratio are fractions KEPT; pruning_ratio is the fraction of
+    # channels REMOVED, as Torch-Pruning's pruning_ratio (pruning_ratio=0.2 is keep_ratio=0.8)
     result = cp.prune(model, x, criterion="l1", target_flops=0.5)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)

@@ -59,7 +59,7 @@ def test_prune_writes_a_model_that_loads_back_and_a_replayable_plan(tmp_path, ca
 def test_prune_json_report_and_pruning_a_pruned_model_again(tmp_path, capsys):
     first, second = tmp_path / "a", tmp_path / "b"
     assert run_cli(capsys, "prune", *R20, "--criterion", "cpmc", "--target-params", "0.6", "--out", str(first))[0] == 0
-    code, stdout, _ = run_cli(capsys, "prune", "--model", str(first), "--criterion", "l2", "--channel-ratio", "0.8",
+    code, stdout, _ = run_cli(capsys, "prune", "--model", str(first), "--criterion", "l2", "--keep-ratio", "0.8",
                               "--out", str(second), "--json")
     assert code == 0
     report = json.loads(stdout)
@@ -129,6 +129,9 @@ class _Planted:
     ("range", [*R20, "--target-flops", "1.5"], "(0, 1]"),
     ("no budget", [*R20], "exactly one of --target-flops"),
     ("two budgets", [*R20, "--target-flops", "0.5", "--target-params", "0.5"], "exactly one"),
+    ("keep and pruning ratio", [*R20, "--keep-ratio", "0.5", "--pruning-ratio", "0.5"], "exactly one"),
+    ("old and new name", [*R20, "--keep-ratio", "0.5", "--channel-ratio", "0.5"], "deprecated name of --keep-ratio"),
+    ("pruning ratio range", [*R20, "--pruning-ratio", "1"], "--pruning-ratio must be a fraction of channels to remove"),
     ("zero budget", [*R20, "--criterion", "zero", "--target-flops", "0.5"], "give no --target"),
     ("taylor", [*R20, "--criterion", "taylor", "--target-flops", "0.5"], "needs calibration images"),
     ("input size", ["--model", "resnet20", "--input-size", "2,28,28", "--calib", "IMAGES", "--criterion", "zero"],
@@ -147,6 +150,20 @@ def test_prune_errors_are_one_line_with_exit_code_2_and_write_nothing(tmp_path, 
     assert_one_line_error(code, err, match)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "EXECUTED").exists()
+
+
+def test_keep_ratio_pruning_ratio_and_the_deprecated_channel_ratio_flag_prune_alike(tmp_path, capsys):
+    """--keep-ratio F keeps F of the channels, --pruning-ratio 1-F removes the rest (Torch-Pruning's meaning);
+    --channel-ratio, the old name of --keep-ratio, still works and says it is deprecated."""
+    plans = {}
+    for flag, value in (("--keep-ratio", "0.75"), ("--pruning-ratio", "0.25"), ("--channel-ratio", "0.75")):
+        out = tmp_path / flag.strip("-")
+        torch.manual_seed(0)  # the same random resnet20 each time
+        code, _, err = run_cli(capsys, "prune", *R20, "--criterion", "l1", flag, value, "--out", str(out))
+        assert code == 0
+        assert ("deprecated" in err and "--keep-ratio" in err) == (flag == "--channel-ratio"), err
+        plans[flag] = json.loads((out / "plan.json").read_text())["steps"]
+    assert plans["--keep-ratio"] == plans["--pruning-ratio"] == plans["--channel-ratio"]
 
 
 def test_calibration_folders_feed_zero_and_taylor(tmp_path, capsys):

@@ -69,7 +69,7 @@ def test_loose_parameter_of_the_wrong_shape_leaves_its_group_whole():
 
     model = Odd().eval()
     x = torch.randn(1, 3, 8, 8)
-    result = cp.prune(model, x, criterion="l1", channel_ratio=0.9)
+    result = cp.prune(model, x, criterion="l1", keep_ratio=0.9)
     assert "conv2" in result.report["unsupported"]
     assert model.conv2.out_channels == 8 and model(x).shape == (1, 4)
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,12 @@ EXAMPLES = """examples:
   python -m core_pruning prune --model torchvision:resnet18 --criterion cpmc --target-flops 0.5 --out out/r18
   python -m core_pruning prune --model resnet20 --input-size 1,28,28 --criterion l1 --target-params 0.4 --out out/r20
   python -m core_pruning prune --model my_model.pt --input-size 3,64,64 --criterion zero --calib images/ --out out/z
-  python -m core_pruning prune --model out/r20 --criterion l2 --channel-ratio 0.8 --out out/r20b --json
+  python -m core_pruning prune --model out/r20 --criterion l2 --keep-ratio 0.8 --out out/r20b --json
+  python -m core_pruning prune --model resnet20 --criterion l1 --pruning-ratio 0.2 --out out/r20c
 """
 BUDGETS = (("target_flops", "--target-flops"), ("target_params", "--target-params"),
-           ("channel_ratio", "--channel-ratio"))
+           ("keep_ratio", "--keep-ratio"), ("pruning_ratio", "--pruning-ratio"))
+BUDGET_FLAGS = ", ".join(flag for _, flag in BUDGETS)
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -48,10 +51,14 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--criterion", default="cpmc", help=f"one of {', '.join(sorted(CRITERIA))} (default cpmc)")
     parser.add_argument("--option", action="append", metavar="KEY=VALUE",
                         help="criterion option, e.g. flops_weight=0.5 or dependency=false (repeatable)")
-    budget = parser.add_argument_group("budget: the fraction to KEEP, in (0, 1]; give one (none for --criterion zero)")
+    budget = parser.add_argument_group("budget: give one (none for --criterion zero)")
     budget.add_argument("--target-flops", type=float, metavar="F", help="keep this fraction of the FLOPs (MACs)")
     budget.add_argument("--target-params", type=float, metavar="F", help="keep this fraction of the parameters")
-    budget.add_argument("--channel-ratio", type=float, metavar="F", help="keep this fraction of conv/linear channels")
+    budget.add_argument("--keep-ratio", type=float, metavar="F", help="keep this fraction of conv/linear channels")
+    budget.add_argument("--pruning-ratio", type=float, metavar="F",
+                        help="remove this fraction of conv/linear channels (Torch-Pruning's pruning_ratio)")
+    budget.add_argument("--channel-ratio", type=float, metavar="F",
+                        help="deprecated: the same as --keep-ratio (the fraction KEPT)")
     limits = parser.add_argument_group("per-layer limits")
     limits.add_argument("--min-channels", type=int, default=1, help="channels kept per layer at least (default 1)")
     limits.add_argument("--round-to", default="1", metavar="N|PATTERN=N,...",
@@ -84,10 +91,15 @@ def run(args: argparse.Namespace) -> int:
         options.setdefault("seed", args.seed)
     criterion = get_criterion(args.criterion, **options)  # unknown criterion/option: one-line error, early
     budgets = {key: getattr(args, key) for key, _ in BUDGETS if getattr(args, key) is not None}
+    if args.channel_ratio is not None:  # deprecated spelling of --keep-ratio
+        if "keep_ratio" in budgets:
+            raise InputError("--channel-ratio is the deprecated name of --keep-ratio: give only --keep-ratio")
+        budgets["keep_ratio"] = args.channel_ratio
     if args.criterion != "zero" and len(budgets) != 1:
-        raise InputError("give exactly one of --target-flops, --target-params or --channel-ratio")
+        raise InputError(f"give exactly one of {BUDGET_FLAGS}")
     if args.criterion == "zero" and budgets:
-        raise InputError("criterion 'zero' removes exactly the dead channels; give no --target-* or --channel-ratio")
+        raise InputError("criterion 'zero' removes exactly the dead channels; give no --target-*, --keep-ratio or "
+                         "--pruning-ratio")
     out = Path(args.out)
     check_out_dir(out, args.force)
 
@@ -124,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary_line(report))
         print(f"wrote {model_file} (+ model.json card), {out / 'plan.json'}, {out / 'report.json'}")
+    if args.channel_ratio is not None:
+        print("note: --channel-ratio is deprecated; use --keep-ratio (the same: the fraction of channels kept) or "
+              "--pruning-ratio (the fraction removed)", file=sys.stderr)
     return 0
 
 
