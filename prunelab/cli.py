@@ -66,9 +66,24 @@ def command_line(prog: str, description: str, commands: Mapping[str, str]) -> Ca
     @cli_entry
     def main(argv: list[str] | None = None) -> int:
         args = build_parser(prog, description, commands).parse_args(argv)
+        args.prog = prog
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # [command, *arguments], for cards and reports
         return args.run(args)
 
     return main
+
+
+def command_text(args: argparse.Namespace) -> str:
+    """The command that made an output, recorded in weight and model cards: ``python -m <package> <arguments>``.
+
+    Uses what :func:`command_line` recorded (``args.prog``, ``args.argv``), so a ``main([...])`` called in-process
+    (tests, notebooks) records its own arguments, not the host's ``sys.argv``.
+    """
+    import shlex
+
+    prog = getattr(args, "prog", None) or Path(sys.argv[0]).name
+    argv = getattr(args, "argv", None)
+    return f"{prog} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
 def print_json(obj: Any) -> None:

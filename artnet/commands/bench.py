@@ -12,14 +12,14 @@ import sys
 from typing import Any
 
 from artnet.bench import DEFAULT_SIZES, MODELS
-from artnet.commands.common import add_command_parser, add_transform_argument, command_text, size_arg
-from prunelab.cli import positive_int, print_json
+from artnet.commands.common import add_transform_argument, size_arg
+from prunelab.cli import command_text, positive_int, print_json
 from prunelab.errors import InputError
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="time ArtNet against the VGG19 AdaIN network and the teacher",
+    parser = subparsers.add_parser(
+        name, help="time ArtNet against the VGG19 AdaIN network and the teacher",
         description="Speed benchmark (artnet.bench): ms per image with cached and uncached style features, and peak "
                     "memory, in one process.")
     parser.add_argument("--sizes", default=",".join(DEFAULT_SIZES),

@@ -10,13 +10,11 @@ import argparse
 import datetime
 import os
 import platform
-import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artnet.transforms import DEFAULT_TRANSFORM, transform_names
-from prunelab.cli import positive_int, print_json
+from prunelab.cli import command_text, positive_int, print_json
 from prunelab.errors import InputError
 from prunelab.io import check_output_path
 
@@ -24,24 +22,6 @@ if TYPE_CHECKING:
     from artnet.model import ArtNet
 
 PROG = "python -m artnet"
-
-
-def add_command_parser(subparsers: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """The sub-command's parser (``kwargs`` as for ``add_parser``); it keeps its command line as ``args.argv``.
-
-    ``args.argv`` is ``[name, *arguments]``: weight cards and reports record ``python -m artnet <argv>``
-    (:func:`command_text`) so an output says how it was made.
-    """
-    parser = subparsers.add_parser(name, **kwargs)
-    parse_known_args = parser.parse_known_args
-
-    def parse_and_record(arg_strings: list[str] | None = None, namespace: Any = None) -> Any:
-        namespace, extras = parse_known_args(arg_strings, namespace)
-        namespace.argv = [name, *(arg_strings or [])]
-        return namespace, extras
-
-    parser.parse_known_args = parse_and_record  # type: ignore[method-assign]
-    return parser
 
 
 # -- value parsers (argparse ``type=``) ---------------------------------------------------------------------
@@ -171,13 +151,6 @@ def load_net(args: argparse.Namespace) -> ArtNet:
     return net
 
 
-def command_text(args: argparse.Namespace) -> str:
-    """The command that made an output, for cards and reports: ``python -m artnet <arguments>``.
-
-    The arguments are ``args.argv`` when the caller recorded them, else this process's ``sys.argv[1:]``.
-    """
-    argv = getattr(args, "argv", None)
-    return f"{PROG} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
 def check_export(args: argparse.Namespace) -> None:

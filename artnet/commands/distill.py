@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 from artnet.commands.common import (
-    add_command_parser,
     add_training_arguments,
     check_export,
     names_arg,
@@ -20,8 +19,8 @@ from artnet.commands.common import (
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="train the GoogLeNet encoder on the teacher's VGG-like features",
+    parser = subparsers.add_parser(
+        name, help="train the GoogLeNet encoder on the teacher's VGG-like features",
         description="Feature distillation from ../shared/weights/teacher-cd16x (see artnet.distill). Resumable: "
                     "re-run the same command.")
     add_training_arguments(parser, steps=1800, batch=8, crop=160, lr=2e-3)

@@ -10,15 +10,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from artnet.commands.common import add_command_parser, command_text
 from artnet.export import FORMATS, export
-from prunelab.cli import print_json
+from prunelab.cli import command_text, print_json
 from prunelab.errors import InputError
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="write encoder + AdaIN + decoder as one ONNX or TorchScript graph",
+    parser = subparsers.add_parser(
+        name, help="write encoder + AdaIN + decoder as one ONNX or TorchScript graph",
         description="Export for deployment runtimes (artnet.export): inputs content, style (images in [0, 1], sides "
                     "multiples of 8) and alpha; the written file is run and compared with PyTorch before the command "
                     "succeeds.")

@@ -10,14 +10,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from artnet.commands.common import add_command_parser, command_text
-from prunelab.cli import print_json
+from prunelab.cli import command_text, print_json
 from prunelab.io import check_output_path
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="zero-channel prune the distilled encoder (core_pruning, criterion zero)",
+    parser = subparsers.add_parser(
+        name, help="zero-channel prune the distilled encoder (core_pruning, criterion zero)",
         description="Calibrate on all training images, remove channels that are zero on all of them, verify identical "
                     "outputs, measure firing on held-out images (artnet.prune).")
     parser.add_argument("--encoder", required=True, help="unpruned encoder weights (from distill --export)")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from artnet.commands.common import (
-    add_command_parser,
     add_runtime_arguments,
     add_style_arguments,
     load_net,
@@ -27,8 +26,8 @@ from prunelab.io import check_output_path
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="stylise an image, or every image of a folder",
+    parser = subparsers.add_parser(
+        name, help="stylise an image, or every image of a folder",
         description="Stylise --content (an image, or a folder: every image in it, with a progress bar) with one or "
                     "more --style images.")
     parser.add_argument("--content", required=True, help="content image or folder of images")

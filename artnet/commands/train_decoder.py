@@ -11,7 +11,6 @@ import argparse
 from typing import Any
 
 from artnet.commands.common import (
-    add_command_parser,
     add_training_arguments,
     check_export,
     print_summary,
@@ -21,8 +20,8 @@ from artnet.commands.common import (
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="train the decoder to invert the (pruned) encoder",
+    parser = subparsers.add_parser(
+        name, help="train the decoder to invert the (pruned) encoder",
         description="Reconstruction training (pixel L1 + teacher perceptual loss), see artnet.train_decoder. "
                     "Resumable: re-run the same command.")
     add_training_arguments(parser, steps=1000, batch=8, crop=160, lr=2e-3)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from artnet.commands.common import (
-    add_command_parser,
     add_runtime_arguments,
     add_style_arguments,
     fraction_arg,
@@ -25,8 +24,8 @@ from prunelab.io import check_output_path
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
-    parser = add_command_parser(
-        subparsers, name, help="stylise a video or a folder of frames, with temporal stabilisation",
+    parser = subparsers.add_parser(
+        name, help="stylise a video or a folder of frames, with temporal stabilisation",
         description="Frame-by-frame stylisation with smoothed statistics and flow-guided blending (artnet.video). "
                     "--compare also runs plain per-frame stylisation and reports both warping errors.")
     parser.add_argument("--input", required=True, help="video file (.mp4 ...) or folder of frames")

@@ -17,25 +17,8 @@ DEFAULT_MODEL = "weights/cp_attention.pt"
 
 
 def add_command_parser(subparsers: Any, name: str, help_text: str) -> argparse.ArgumentParser:
-    """The sub-command's parser; it keeps its command line as ``args.argv`` (``[name, *arguments]``).
-
-    Model cards record that line (``python -m cp_predict <argv>``) so a saved model says how it was made.
-    """
-    parser = subparsers.add_parser(name, help=help_text, description=help_text.replace("%%", "%"))
-    parse_known_args = parser.parse_known_args
-
-    def parse_and_record(arg_strings: list[str] | None = None, namespace: Any = None) -> Any:
-        namespace, extras = parse_known_args(arg_strings, namespace)
-        namespace.argv = [name, *(arg_strings or [])]
-        return namespace, extras
-
-    parser.parse_known_args = parse_and_record  # type: ignore[method-assign]
-    return parser
-
-
-def command_text(args: argparse.Namespace) -> str:
-    """The command that ran, as recorded in model cards: ``python -m cp_predict train --data ...``."""
-    return f"{PROG} " + " ".join(args.argv)
+    """The sub-command's parser, its one-line help also its description."""
+    return subparsers.add_parser(name, help=help_text, description=help_text.replace("%%", "%"))
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

@@ -16,9 +16,8 @@ from cp_predict.commands.common import (
     add_force_argument,
     add_json_argument,
     add_threads_argument,
-    command_text,
 )
-from prunelab.cli import print_json
+from prunelab.cli import command_text, print_json
 from prunelab.device import set_threads
 from prunelab.errors import InputError
 from prunelab.io import check_output_path

@@ -19,10 +19,9 @@ from cp_predict.commands.common import (
     add_json_argument,
     add_threads_argument,
     add_trust_pickle_argument,
-    command_text,
     progress_printer,
 )
-from prunelab.cli import positive_int, print_json
+from prunelab.cli import command_text, positive_int, print_json
 from prunelab.device import set_threads
 from prunelab.errors import InputError
 from prunelab.io import check_output_path
