@@ -64,7 +64,8 @@ def split_folds(labels: np.ndarray, subjects: list[str], cv: str = "auto", k: in
         return list(LeaveOneGroupOut().split(dummy, labels, groups))
     counts = np.bincount(labels, minlength=2)
     if counts.min() < k:
-        raise InputError(f"{{option}} kfold with k={k} needs at least {k} infants per class, found {counts.tolist()}", option="cv")
+        raise InputError(f"{{option}} kfold with k={k} needs at least {k} infants per class, found {counts.tolist()}",
+                         option="cv")
     return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(dummy, labels, groups))
 
 
