@@ -5,7 +5,9 @@ Two lines prune a model to half its FLOPs with the CPMC criterion::
     result = core_pruning.prune(model, torch.randn(1, 3, 224, 224), criterion="cpmc", target_flops=0.5)
     result.plan.save("plan.json")  # replay later with core_pruning.apply_plan
 
-Criteria live in :mod:`core_pruning.criteria` (each also a Torch-Pruning ``Importance``); physical
+Budgets are fractions KEPT (``target_flops``, ``target_params``, ``keep_ratio`` of the channels), except
+``pruning_ratio``: the fraction of channels REMOVED, as in Torch-Pruning (``channel_ratio`` is the deprecated name
+of ``keep_ratio``). Criteria live in :mod:`core_pruning.criteria` (each also a Torch-Pruning ``Importance``); physical
 channel removal goes through Torch-Pruning's dependency graph.
 """
 

@@ -1,19 +1,15 @@
 """One-shot channel pruning to a FLOPs, parameter or channel budget: ``core_pruning.prune``.
 
-How the budget is met: channels are removed in small global steps. Each step re-scores every
-prunable group with the criterion, ranks all channels of the network in one list (lowest first),
-and removes channels from the bottom until their estimated saving reaches the step size (at most
-``step_fraction`` of the original budget, and never more than what is left to the target). The
-FLOPs/params are then re-computed from the pruned layers, so the estimate's first-order error
-(two pruned neighbours share one weight) is corrected on the next step. The loop stops as soon as
-the budget is met, so the achieved value lands just under the target. FLOPs follow the one definition of
-:func:`core_pruning.counting.count_macs` (every conv/linear/matmul and the attention products): re-counted
-analytically from layer widths when that count equals the measured one at the start, else measured each step.
-Groups of grouped convolutions or attention heads are selected in units that keep every conv group / head the
-same width (:mod:`core_pruning.groups`). By default no group keeps less than ``DEFAULT_MIN_KEPT_FRACTION``
-of its channels, so no layer collapses. With ``round_to`` > 1 the
-units of that list are blocks of channels that keep every count a multiple of ``round_to``, and a block
-that would overshoot the target by more than ``BUDGET_TOLERANCE`` is passed over for a smaller one.
+What: channels are removed in small global steps. Each step re-scores every prunable group with the criterion,
+ranks all channels of the network in one list and removes from the bottom until the estimated saving reaches the
+step (at most ``step_fraction`` of the original budget), with the tolerance rule of :mod:`core_pruning.selection`.
+FLOPs (:func:`core_pruning.counting.count_macs`) are then re-counted, so the first-order estimate's error (two
+pruned neighbours share one weight) is corrected on the next step, and the loop stops just under the target.
+
+Why global steps: Torch-Pruning's global mode keeps a channel-*count* ratio; budgets here are FLOPs or parameters.
+Per-layer floors (``DEFAULT_MIN_KEPT_FRACTION``, ``min_channels``, ``max_layer_ratio``) keep layers from
+collapsing; grouped convolutions and attention heads lose whole units (:mod:`core_pruning.groups`); with
+``round_to`` > 1 channels go in blocks that keep every count a multiple.
 """
 
 from __future__ import annotations
@@ -59,13 +55,12 @@ class PruneResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-#: With ``round_to`` > 1, how far (a fraction of the original budget) a step may go past the target before a
-#: smaller block is preferred (see ``_Pruner._select_blocks``).
+#: How far (a fraction of the original budget) a step may go past the target before a unit is passed over for one
+#: that fits (the ``limit`` of :func:`core_pruning.selection.select_global`).
 BUDGET_TOLERANCE = 0.01
 
 #: Default per-layer floor: every group keeps at least this fraction of its original channels (at most 90%
-#: removed). Without it ``cpmc`` at 50% FLOPs left ResNet-50's ``layer4.0.conv1`` with 1 of 512 channels; the
-#: value was compared with 0 and 0.25 on the validation split (README, "No collapsed layers").
+#: removed), so that no layer collapses to a channel or two (docs/notes/core_pruning.md).
 DEFAULT_MIN_KEPT_FRACTION = 0.1
 
 
@@ -86,11 +81,8 @@ class Limits:
     def block(self, layer_names: Iterable[str]) -> int:
         """Block size of the group whose coupled output layers are ``layer_names``.
 
-        A mapping key matches a group when it equals, or glob-matches, the name of one of those layers;
-        per-group sizes exist because the width at which a kernel gets faster depends on the layer: on an
-        AVX-512 CPU a 3x3 convolution on 7x7 to 14x14 maps costs about the same for every width within one
-        block of 16 channels, while on 28x28 maps a k->k one gets faster with each channel removed
-        (``python benchmarks/core_latency_rounding.py --width-sweep``).
+        A mapping key matches a group when it equals, or glob-matches, the name of one of those layers. Sizes are
+        per group because the width at which a kernel gets faster depends on the layer (docs/notes/core_pruning.md).
         """
         if isinstance(self.round_to, int):
             return self.round_to
@@ -231,8 +223,7 @@ class _Pruner:
 
     def _select_channels(self, groups: list, scores: list[torch.Tensor], costs: list[torch.Tensor],
                          need: float, limit: float = math.inf) -> dict[int, list[int]]:
-        """Channel-wise (or unit-wise) global selection (a ViT unit of 12 embedding dims at 32 px is 2.3% of the
-        FLOPs: one that does not fit is passed over)."""
+        """Channel-wise (or unit-wise) global selection; a unit that does not fit is passed over."""
         flat = torch.cat([s.double() for s in scores])
         owner = torch.cat([torch.full((g.size,), i) for i, g in enumerate(groups)])
         channel = torch.cat([torch.arange(g.size) for g in groups])
@@ -249,9 +240,8 @@ class _Pruner:
         lowest (what makes the kept count a multiple), then ``round_to`` at a time, never below the floor. A
         block ranks by the score of its highest channel (it goes when all of its channels would), all blocks
         of the network in one list, and a group's blocks go in order (a passed-over block passes over the later
-        ones: taking them alone would break the multiple). Rounding after a channel-wise selection instead
-        removed extra channels past the target: 47.7% of the FLOPs kept for a 50% target at ``round_to=2`` on
-        ResNet-20.
+        ones: taking them alone would break the multiple). Why not round after a channel-wise selection: it
+        removes channels past the target (docs/notes/core_pruning.md).
         """
         blocks: list[tuple[float, int, tuple[int, ...], float]] = []  # (rank key, group, channels, cost)
         for gi, g in enumerate(groups):

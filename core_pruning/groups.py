@@ -336,8 +336,8 @@ def resolve_layers(model: nn.Module, layers: Iterable[nn.Module | str] | None) -
     return resolved
 
 
-#: Seconds Torch-Pruning may take to resolve one root's group; past it the root is unsupported (Swin-T's
-#: window reshapes make index mappings grow without bound: ``get_all_groups`` did not finish in 300 s).
+#: Seconds Torch-Pruning may take to resolve one root's group; past it the root is unsupported (reshapes such as
+#: Swin-T's windows make its index mappings grow without bound: docs/notes/core_pruning.md).
 GROUP_TIMEOUT_S = 2.0
 
 

@@ -1,10 +1,7 @@
 """Measured layer latency: the cost model of latency-aware pruning (``cpmc`` with ``cost="latency"``).
 
-Why: FLOPs are a poor proxy for a pruned CNN's speed on a CPU. On the AVX-512 machine of the criteria
-benchmark (``python benchmarks/core_latency_rounding.py``) a 3x3 convolution on 14x14 maps takes the same time
-for every width from 17 to 32 channels, and one that reads 16 channels of a 28x28 map takes as long
-with 1 output channel as with 16: FLOPs-ranked pruning spends its budget on such channels and a model
-with half the FLOPs ran only ~1.37x faster.
+Why: FLOPs are a poor proxy for a pruned CNN's speed on a CPU, where kernels vectorise over blocks of channels
+and removing a channel inside a block saves no time (measurements: docs/notes/core_pruning.md).
 
 Reading (NetAdapt, Yang et al. 2018; HALP, Shen et al. 2022): a layer's latency is measured on the
 target device as a function of its channel counts (a look-up table filled on demand), and a channel's
@@ -13,10 +10,9 @@ kernel, stride, padding and groups and the input size it sees in the model, on r
 deployment batch size; the saving of one channel of a group is the finite difference over a block of
 ``block`` channels -- ``[T(widths) - T(widths less the block)] / block`` summed over the group's filters
 and consumer slices -- because kernels vectorise over channel blocks (a one-channel difference is zero
-inside a block and a whole block at its edge). Element-wise layers (BatchNorm, ReLU, adds: ~11% of the
-time on that machine) are left out. Measurements are medians of a few forwards under
-``torch.inference_mode()`` on the current thread settings; they carry the machine's noise, and the
-result is as device-specific as intended.
+inside a block and a whole block at its edge). Element-wise layers (BatchNorm, ReLU, adds) are left out.
+Times are medians of a few forwards under ``torch.inference_mode()`` on the current thread settings: as
+device-specific (and as noisy) as the machine.
 """
 
 from __future__ import annotations

@@ -1,65 +1,14 @@
 """CPMC: channel pruning via multi-criteria based on weight dependency (Yan et al., 2021).
 
-The paper scores a channel (an output feature map) by three criteria and ranks all channels of the
-network in one global list:
+What: a channel's score combines (a) its weight value *with weight dependency* -- removing feature map ``i``
+removes its filter and the slice of every next-layer kernel that reads it, so both count -- with (b) the MACs
+``F_i`` and (c) the parameters ``P_i`` that disappear with it; all channels of the network are ranked in one list.
 
-(a) **weight value with weight dependency** — removing feature map ``i`` removes its filter AND the
-    slice of every next-layer kernel that reads ``i``; both are "weights that disappear", so both are
-    evaluated;
-(b) **computational cost** ``F_i``: the MACs that disappear with channel ``i`` (filters and consumer slices);
-(c) **parameter quantity** ``P_i``: the parameters that disappear with it (incl. BatchNorm).
-
-Weight value ``M_i`` (all combine rules): each block of weights that disappears — the filter in every
-coupled output layer and the input slice in every consumer — contributes its Lp norm, normalised within
-that block's layer (``normalization``, default ``layer_mean``: divided by the layer's mean, because
-BatchNorm makes absolute weight scales incomparable between layers); ``M_i`` is the sum over blocks.
-``none`` sums raw norms; ``global_*`` rescale the summed ``M`` of all channels by one network-wide
-statistic. With ``dependency=False`` only the filters count and ``M`` is the normalised filter norm,
-exactly the ``l1`` criterion (``p=1``).
-
-How the three are made comparable and combined — our reading. The paper's text (its abstract: "global
-normalization to achieve cross-layer comparison", weight value + computational cost + parameter quantity,
-one global ranking) is the framework of COP (Wang et al., IJCAI 2019), whose public code defines it:
-each layer's importance is divided by that layer's maximum, the costs enter as ``log2`` of the cost
-divided by the network-wide maximum ``log2``, and the three terms are added with explicit coefficients
-``alpha * I + beta * (1 - F^) + gamma * (1 - P^)`` (an expensive channel is worth less). We implement
-that form with CPMC's weight-dependency value in place of COP's correlation term, and the greedy
-knapsack form beside it:
-
-- ``combine="additive"``: ``score = M^ + flops_weight * (1 - F^) + params_weight * (1 - P^)``
-  with ``M^ = M / mean(M over the channel's group)`` (``group_normalization``: ``mean`` (default),
-  ``max`` as in COP's code, or ``none``), ``F^ = log2 F_i / max log2 F`` and ``P^ = log2 P_i / max log2 P``
-  over all prunable channels of the network. The logarithm keeps a cost ratio of 4x between two stages
-  a bounded shift of the score instead of a factor 4; costs are those of the channel itself (what
-  removing it saves), so they stay the same while its layer shrinks.
-- ``combine="ratio"`` (default): ``score = M / (F~ ** flops_weight * P~ ** params_weight)`` with
-  ``F~ = F / mean(F)`` and ``P~ = P / mean(P)`` over the network — weight kept per unit of cost, the greedy
-  knapsack rule; no group normalisation by default, so a residual stream keeps the value of everything that
-  reads it.
-- ``combine="sum"``: ``score = M - flops_weight * F~ - params_weight * P~``.
-
-The default (``combine="ratio"``, ``flops_weight=0.5, params_weight=0.5``) was chosen on a validation split
-carved out of the MNIST-5k training digits (``benchmarks/core_cpmc_validation.py``; the test digits never
-used), with ten base ResNet-20s (2026-12-02). Pruned to 50% / 33% FLOPs and fine-tuned, validation top-1 was
-97.96 / 97.41% for it against 97.67 / 97.12% for the additive form with ``flops_weight=0.1`` (paired
-difference over both targets +0.29 ± 0.10 points, standard error over the ten bases) and 97.79 / 97.52%
-for Torch-Pruning's group magnitude. An earlier pick of the additive form on three bases (+0.1 to +0.2 points
-for it, another machine) did not hold up with ten: at this data size one base model moves a row by
-several tenths of a point.
-
-Cost term ``cost``: ``"flops"`` (default) is the paper's computational cost; ``"latency"`` replaces ``F`` by
-the measured time removing the channel saves on this device (``core_pruning.latency.LatencyModel`` at
-``latency_batch_size``, finite differences over ``latency_block`` channels), an extension for CPUs on which
-FLOPs mispredict speed; channels whose removal saves no time then rank last under the ratio rule.
-Experimental: on the MNIST ResNet-20 benchmark (2026-12-02, 5 seeds, 50% FLOPs) it gave no speed-up over the
-FLOPs cost (1.38x vs 1.37x), lost 0.48 points more and left some inner layers at 1 channel; ``round_to=16``
-is what reached 1.7x there (README, "Results").
-
-Scale of the weights in the additive form: the group-normalised weight value of a trained network is
-nearly flat (coefficient of variation ~5% in a ResNet-20 layer) while ``1 - F^`` differs by ~0.1 between
-stages, so with 0.5 on each cost the costs decide alone (only residual streams were pruned); 0.1 is the
-scale at which it competes. To prune to a parameter budget, weight the parameter term alone
-(``flops_weight=0``; not validated here).
+Paper reading: the paper's "global normalization to achieve cross-layer comparison" is the framework of COP
+(Wang et al., IJCAI 2019), whose public code defines it; we implement COP's additive form with CPMC's
+weight-dependency value in place of COP's correlation term, and the greedy-knapsack ratio form beside it
+(see :class:`CPMC`). ``cost="latency"`` (our extension) replaces ``F`` by measured time. Measurements behind the
+defaults: ``docs/notes/core_pruning.md``.
 """
 
 from __future__ import annotations
@@ -81,6 +30,25 @@ _EPS = 1e-12
 
 
 class CPMC(Criterion):
+    """The CPMC criterion; also a Torch-Pruning ``Importance``.
+
+    Weight value ``M_i``: the Lp norm (``p``) of every block of weights that disappears with channel ``i`` (its
+    filter in each coupled output layer and, with ``dependency``, its input slice in each consumer), each
+    normalised within its layer (``normalization``, default ``layer_mean``: BatchNorm makes absolute weight scales
+    incomparable between layers) and summed; ``dependency=False`` gives exactly the ``l1``/``l2`` criterion.
+    ``combine`` -- with ``F~ = F / mean F`` and ``P~ = P / mean P`` over the network's prunable channels:
+
+    - ``"ratio"`` (default): ``M / (F~ ** flops_weight * P~ ** params_weight)``, weight kept per unit of cost;
+    - ``"additive"`` (COP): ``M^ + flops_weight * (1 - F^) + params_weight * (1 - P^)`` with ``M^`` the value
+      divided by its group's mean (``group_normalization``: ``mean``, ``max`` as in COP's code, ``none``) and
+      ``F^ = log2 F / max log2 F`` (``P^`` likewise), so a cost ratio shifts the score by a bounded amount;
+    - ``"sum"``: ``M - flops_weight * F~ - params_weight * P~``.
+
+    ``cost``: ``"flops"`` (the paper's) or ``"latency"`` (:class:`~core_pruning.latency.LatencyModel` at
+    ``latency_batch_size``, finite differences over ``latency_block`` channels, ``latency_timer`` injectable).
+    ``example_inputs`` is needed when used as a Torch-Pruning importance (to measure costs).
+    """
+
     name = "cpmc"
 
     def __init__(

@@ -23,32 +23,16 @@ ACC_ON, ACC_OFF, LOSS_ON, LOSS_OFF, N_ON, N_OFF = range(6)
 
 
 class CAC(TrainingPruner):
-    """Prune channels during training by the accuracy they are seen to carry.
+    """Prune channels during training by the accuracy they are seen to carry (CAC).
 
-    Reading implemented: every kept channel has a random gate that disables it with probability
-    ``drop_prob`` while the network trains. For each channel the method keeps running estimates
-    (exponential moving sums with factor ``decay`` per iteration) of the accuracy and of the
-    cross-entropy loss on the training samples seen with the channel enabled and with it disabled. The
-    paper's two criteria are the two conditional changes:
-
-    - ``"accuracy"`` (the direct criterion): ``CAC_acc(c) = acc(c on) - acc(c off)``, the accuracy the
-      network loses when c is disabled;
-    - ``"loss"``: ``CAC_loss(c) = loss(c off) - loss(c on)``, the same change measured on the loss, a
-      smoother estimate of it that separates channels long before accuracy differences are resolved.
-
-    Both are in the same units for every layer, so channels are ranked in one network-wide list. Pruning
-    starts early: from ``start`` (fraction of training) to ``end``, every ``interval`` iterations the
-    lowest-CAC channels are removed until the FLOPs budget of that moment is met; the budget falls
-    linearly from 100% to ``target_flops``, so the target is met at ``end``. A removed channel is zeroed
-    and its gate stays shut. Once the target is met the random gates stop and the remaining iterations
-    train the pruned structure. Channels that have not yet been seen disabled ``min_off`` times are not
-    ranked (they go last).
-
-    ``gate_per="sample"`` (default) draws a gate per sample and channel, so one batch gives each channel
-    ``B * drop_prob`` "off" observations; ``"batch"`` draws one gate per channel per iteration (the
-    literal per-iteration reading), which needs many more iterations for the same confidence. Both
-    estimate the same conditional expectations. Under DDP the sums are added over processes before a
-    decision, so every process removes the same channels.
+    Reading: random gates disable each kept channel with probability ``drop_prob`` while the network trains, and
+    running sums (factor ``decay`` per iteration) estimate accuracy and loss with the channel on and off;
+    ``criterion="accuracy"`` ranks by ``acc(on) - acc(off)``, ``"loss"`` (default, smoother) by
+    ``loss(off) - loss(on)``, one network-wide list. From ``start`` to ``end`` (fractions of training), every
+    ``interval`` iterations the lowest-CAC channels are removed until that moment's budget, falling linearly from
+    100% to ``target_flops``; channels seen off fewer than ``min_off`` times go last. ``gate_per``: ``"sample"``
+    (default) or ``"batch"`` gates. Under DDP the sums are added over processes, so all remove the same channels.
+    Full reading: docs/notes/core_pruning.md.
     """
 
     name = "cac"

@@ -19,33 +19,15 @@ from prunelab.errors import InputError
 
 
 class DAIS(TrainingPruner):
-    """Search which channels to keep with continuous, annealed indicators, then binarise and remove.
+    """Search which channels to keep with continuous, annealed indicators, then binarise and remove (DAIS).
 
-    Reading implemented: every root channel ``c`` of every group gets a parameter ``alpha_c`` and an
-    indicator ``m_c = sigmoid(alpha_c / T)`` that multiplies the channel's signal (a gate; see
-    :mod:`~core_pruning.training.gates`). Coupled channels share one indicator by construction: a group's
-    root channel *is* the residual-stream channel of every layer adding into it, so the paper's tying
-    of indicators across residual connections holds exactly rather than through a penalty. The
-    temperature is annealed geometrically, ``T(p) = T0 (T_end / T0) ** p`` over the fraction ``p`` of
-    training, so the indicators are pushed from soft values toward 0/1 and the continuous network
-    converges to the binary one that will be deployed.
-
-    Optimisation is bi-level, alternating and first order (as in DARTS' first-order variant): each
-    iteration takes one step on the weights with a training batch (the trainer's optimiser; indicators
-    fixed), then one Adam step on the ``alpha`` s with a batch from a held-out split (weights fixed,
-    the dependence of the optimal weights on ``alpha`` ignored). The ``alpha`` loss is
-
-        CE(held-out) + l1 * mean(m) + flops_weight * (E[FLOPs](m) / FLOPs_0 - target) ** 2
-
-    where ``E[FLOPs](m)`` counts every layer with ``sum(m)`` channels on each side (the expected FLOPs
-    if channel c is kept with probability ``m_c``). The L1 term asks for sparsity everywhere; the FLOPs
-    term pulls the expected cost toward the target from either side, so together they settle the
-    network near the budget, with the loss deciding *which* channels go.
-
-    At the end the indicators are binarised: channels are ranked by ``alpha`` and kept from the top until
-    the exact FLOPs target is met (the penalty has brought the search close to it; the ranking makes the
-    budget exact). Kept channels' final indicator values are folded into their weights, so nothing of the
-    searched function is lost; the rest are removed, and the pipeline fine-tunes the result.
+    Reading: each root channel gets ``alpha_c`` (initial ``alpha_init``) and a gate ``m_c = sigmoid(alpha_c / T)``;
+    coupled channels share one by construction. ``T`` anneals geometrically from ``t_start`` to ``t_end``. Bi-level,
+    first order: a weight step on a training batch, then an Adam step (``alpha_lr``) on the alphas with a
+    ``heldout`` batch (``batch_size``) minimising
+    ``CE + l1 * mean(m) + flops_weight * (E[FLOPs](m) / FLOPs_0 - target_flops) ** 2``. At the end the channels
+    are ranked by ``alpha`` and kept from the top until the exact FLOPs target is met; kept indicators are folded
+    into the weights. Full reading: docs/notes/core_pruning.md.
     """
 
     name = "dais"

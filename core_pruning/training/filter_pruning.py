@@ -14,12 +14,9 @@ optimiser so it holds for any optimiser, momentum and weight decay. ``h = 0`` is
 learning and may win their place back at the next re-scoring), ``h = 1`` is HFP (they stay exactly zero
 and, being the lowest-scored, stay pruned). Channels with ``h = 1`` are pinned: they are always re-selected.
 
-BatchNorm caveat (measured, see the README benchmark): a conv filter followed by BatchNorm does not set
-its channel's scale, the normalisation does. A zeroed filter under BatchNorm receives a gradient amplified
-by ``1 / sqrt(eps)`` (its batch variance is 0), so with SFP it re-grows within a few steps, usually *larger*
-than the kept filters; ranked by the L2 norm of the raw conv weights it then displaces kept filters at the
-next re-scoring, and the network zeroed at each epoch end is the one it has just stopped using. Scoring by
-the BatchNorm scale (``criterion="bn_scale"``) keeps the pruned set stable.
+BatchNorm caveat: under BatchNorm a zeroed filter's gradient is amplified by ``1 / sqrt(eps)``, so with SFP it
+re-grows larger than the kept filters and displaces them at the next L2 re-scoring; ``criterion="bn_scale"``
+keeps the pruned set stable (docs/notes/core_pruning.md).
 
 Budget schedules (``schedule``): ``"constant"`` prunes to the full target at the first epoch end (SFP/HFP
 as published); ``"asymptotic"`` follows ASFP (He et al. 2019): the removed share grows as
