@@ -7,11 +7,9 @@ matrix products, and the two attention products ``Q·Kᵀ`` and ``A·V`` of scal
 (``nn.MultiheadAttention``, torchvision's ViT and Swin). Not counted: element-wise ops, activations,
 normalisation, softmax, pooling, bias additions. It is measured by :func:`count_macs` with PyTorch's own
 ``torch.utils.flop_counter.FlopCounterMode`` (its FLOPs are 2 x MACs), with ``nn.MultiheadAttention``'s fused
-inference fast path switched off so that its projections and attention are seen. On torchvision's classifiers at
-224 px this is torchvision's published ``weights.meta["_ops"]`` (GFLOPS, which are MACs); Torch-Pruning's
-``count_ops_and_params`` additionally counts BatchNorm/activation/pooling elements (0.2-8% more on CNNs) and misses
-products done outside modules (Swin, MaxViT: it counts less); ``tests/test_core_flops.py`` relates the three.
-Parameters are every element of ``model.parameters()``.
+inference fast path switched off so that its projections and attention are seen. It is torchvision's published
+``weights.meta["_ops"]``; how it relates to Torch-Pruning's ``count_ops_and_params``: ``tests/test_core_flops.py``
+and docs/notes/core_pruning.md. Parameters are every element of ``model.parameters()``.
 
 Channel pruning never changes spatial sizes, so :class:`LayerShapes` records each layer's output
 (or, for transposed convs, input) spatial size once and then recomputes conv/linear/attention FLOPs
