@@ -80,3 +80,18 @@ def test_only_the_compat_module_imports_torch_pruning():
                  and any(line.lstrip().startswith(("import torch_pruning", "from torch_pruning"))
                          for line in p.read_text().splitlines())]
     assert offenders == []
+
+
+def test_patch_is_active_during_our_group_enumeration(monkeypatch):
+    original = index_mapping.update_index_mapping
+    _, dg = _graph()
+    seen = []
+    graph_modules = tpc.graph_modules
+
+    def spy(graph):
+        seen.append(index_mapping.update_index_mapping is not original)
+        return graph_modules(graph)
+
+    monkeypatch.setattr(tpc, "graph_modules", spy)
+    assert collect_groups(dg, [])
+    assert seen == [True] and index_mapping.update_index_mapping is original
