@@ -18,40 +18,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 import core_pruning
-from core_pruning.plan import PruningPlan, apply_plan
 from cp_predict.data import SkeletonSet
 from cp_predict.models.neural import TorchRiskModel
+from cp_predict.models.pruned import LogitOnly, example_input
 from cp_predict.preprocess import prepare
 from cp_predict.training import TrainedModel
 from prunelab.errors import InputError
 
-
-class LogitOnly(nn.Module):
-    """``net(x)[0]``: the logit alone, so the network can be traced for pruning."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-        self.train(net.training)  # a new Module is in training mode; keep the network's mode instead
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)[0]
-
-
 IGNORED_LAYERS = ("net.encoder.*", "net.attention.*")
-
-
-def example_input(model: TorchRiskModel) -> torch.Tensor:
-    return torch.zeros(1, 2, model.train_config.window, 18)
-
-
-def replay_plan(model: TorchRiskModel, plan: dict[str, Any]) -> None:
-    """Re-apply a stored pruning plan to ``model.net`` (a fresh network of the same configuration)."""
-    apply_plan(LogitOnly(model.net), PruningPlan.from_dict(plan), example_input(model))
-    model.prune_plan = plan
 
 
 def prune_trained(trained: TrainedModel, target_flops: float = 0.5, data: SkeletonSet | None = None,

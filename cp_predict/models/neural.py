@@ -70,7 +70,7 @@ class TorchRiskModel(RiskModel):
         self.train_config = train_config or TrainConfig()
         self.net = ARCHITECTURES[arch](**self.net_config)
         self.history: list[float] = []
-        self.prune_plan: dict[str, Any] | None = None  # set by cp_predict.pruning; replayed when loading
+        self.prune_plan: dict[str, Any] | None = None  # set by cp_predict.pruning; replayed by from_state
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, x: np.ndarray, y: np.ndarray, fps: float, seed: int = 0,
@@ -215,7 +215,7 @@ class TorchRiskModel(RiskModel):
     def from_state(cls, state: dict[str, Any]) -> TorchRiskModel:
         model = cls(state["name"], state["net_config"], TrainConfig.from_dict(state["train_config"]))
         if state.get("prune_plan"):
-            from cp_predict.pruning import replay_plan
+            from cp_predict.models.pruned import replay_plan
 
             replay_plan(model, state["prune_plan"])
         model.net.load_state_dict(state["state_dict"])
