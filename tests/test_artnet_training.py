@@ -9,6 +9,8 @@ import torch
 
 from artnet.cli import main
 from artnet.data import RandomCrops, wheel_image
+from artnet.training import train_steps
+from prunelab.runs import RunDir
 from prunelab.training import cosine_lr
 
 
@@ -25,6 +27,41 @@ def test_learning_rate_schedule():
     assert cosine_lr(0, 100, 1.0, warmup=10) == pytest.approx(0.1)
     assert cosine_lr(10, 100, 1.0, warmup=10) == pytest.approx(1.0)
     assert cosine_lr(100, 100, 1.0, warmup=10) == pytest.approx(0.02)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _toy_run(run, steps: int, stop_at: int | None = None):
+    """A toy step-based run through artnet's training glue (the real sampler, a one-layer "network")."""
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(3, 3, 3, padding=1)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-2)
+    sampler = RandomCrops({"a": wheel_image("coffee"), "b": wheel_image("brick")}, 16, seed=3)
+    count = {"calls": 0}
+
+    def losses(batch):
+        count["calls"] += 1
+        if count["calls"] == stop_at:
+            raise _Stop
+        loss = (net(batch) - batch.flip(1)).abs().mean()
+        return {"loss": loss, "l1": loss}
+
+    loop = train_steps("toy", RunDir(run, {"steps": steps}), steps=steps, lr=1e-2, batch=2, checkpoint_every=2,
+                       modules={"net": net}, optimizer=optimizer, sampler=sampler, device=torch.device("cpu"),
+                       compute_losses=losses, progress=False)
+    return net, loop
+
+
+def test_an_interrupted_run_resumes_exactly(tmp_path):
+    straight, straight_loop = _toy_run(tmp_path / "a", 5)
+    with pytest.raises(_Stop):
+        _toy_run(tmp_path / "b", 5, stop_at=4)  # dies in step 4: the checkpoint holds step 2
+    resumed, resumed_loop = _toy_run(tmp_path / "b", 5)
+    assert resumed_loop.step == 5 and resumed_loop.history == straight_loop.history
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.slow  # ~90 s on 2 cores: calibration and PSNR run at 512 px
