@@ -12,6 +12,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -174,3 +175,16 @@ def test_every_third_party_import_is_a_dependency_of_the_extras_it_needs(package
         allowed |= _extra_packages(extra)
     missing = {n for n in _third_party_imports(package) if DISTRIBUTION.get(n, n).lower() not in allowed}
     assert not missing, f"{package} imports {sorted(missing)}, which none of {NEEDS[package]} installs"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize(("target", "extras"), [("demo", "all"), ("test", "dev,all")])
+def test_make_installs_the_extras_its_target_needs(tmp_path, target, extras):
+    venv = tmp_path / "venv"  # not there: make plans the whole set-up
+    plan = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert f"pip install --quiet -e '.[{extras}]'" in plan.stdout
+    makefile = (REPO / "Makefile").read_text()
+    # a stamp older than pyproject.toml makes the next make install again
+    assert "$(STAMP_ALL): pyproject.toml" in makefile and "$(STAMP_DEV): pyproject.toml" in makefile
