@@ -164,7 +164,10 @@ class StepLoop:
             except (KeyError, RuntimeError, ValueError) as exc:
                 reason = clean_message(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 raise InputError(f"checkpoint {source} does not fit this {key}: {reason}") from exc
-        loop = saved["loop"]
+        loop = saved.get("loop")
+        if not isinstance(loop, dict):
+            raise InputError(f"checkpoint {source} holds no training-loop state (written by an older prunelab or "
+                             "by something else): start a new run")
         try:
             self.optimizer.load_state_dict(loop["optimizer"])
         except (KeyError, ValueError) as exc:

@@ -140,3 +140,16 @@ def test_schedules_and_smoothing():
     assert schedule_factor("constant", 3, 10, warmup=4) == 1.0
     assert smoothed([{"a": 1.0}, {"b": 5.0}, {"a": 3.0}], "a") == 2.0
     assert smoothed([], "a") != smoothed([], "a")  # NaN
+
+
+def test_checkpoints_of_other_writers_are_refused_in_one_line(tmp_path):
+    from core_pruning.training import TrainConfig, Trainer
+    from prunelab.runs import save_checkpoint
+
+    save_checkpoint(tmp_path / "old.pt", {"model": {}, "optimizer": {}})  # no loop state: an older format
+    with pytest.raises(InputError, match="no training-loop state"):
+        StepLoop(torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.1)).resume(tmp_path / "old.pt")
+    net = nn.Linear(2, 1)
+    StepLoop(torch.optim.SGD(net.parameters(), lr=0.1)).save(tmp_path / "step.pt", {"model": net})
+    with pytest.raises(InputError, match="not written by this trainer"):
+        Trainer(net, TrainConfig(progress=False)).load_checkpoint(tmp_path / "step.pt")

@@ -232,6 +232,8 @@ class Trainer:
         state = self.loop.read(path)
         if state is None:
             raise FileNotFoundError(f"no checkpoint at {path}")
+        if not isinstance(state.get("callbacks"), list) or "epoch" not in state:
+            raise InputError(f"checkpoint {path} was not written by this trainer")
         saved = [c["type"] for c in state["callbacks"]]
         if saved != [type(cb).__name__ for cb in self.callbacks]:
             raise InputError(f"checkpoint {path} was written with callbacks {saved}, not "
