@@ -16,19 +16,10 @@ Loss: per level, mean squared error divided by the target's mean per-channel var
 counts on the same scale), weighted 0.5/1/2 towards ``inception3b``, plus a group-sparsity term on the
 post-ReLU activations of every convolution, ``sparsity * mean_over_all_channels(RMS of the channel)``.
 
-Why ``conv3`` is not matched by default (``DistillConfig.levels``): a linear head from ``conv3`` onto the
-256-wide ``relu3_1`` needs every one of the 192 channels, so with that pair no ``conv3`` channel ever
-became zero (measured: 0 of 192 removed, encoder ``artnet_encoder.pt`` of 2026-11-24), although ``conv3``
-(3x3, 64 -> 192 at 1/4 resolution) is about 60% of the pruned encoder's multiply-adds and its outputs only
-feed ``inception3a``. Without the pair, ``conv3`` only has to serve the ``inception3b`` features, and the
-sparsity term can switch off the channels those do not need -- which zero-channel pruning then removes.
-
-Why the sparsity term: zero-channel pruning (ArtNet's key to speed) removes channels that are exactly zero
-on every image. ImageNet-trained GoogLeNets have many such channels after long training; an encoder
-distilled for a couple of CPU hours has none (measured: 0 of 1328 at step 250 without the term). The
-group norm (L2 within a channel, summed over channels) is non-smooth at zero, so it pushes the channels
-the distillation does not need all the way to exactly zero (negative pre-activation everywhere) instead of
-merely shrinking them -- the zero criterion then finds them and removes them losslessly.
+``conv3`` is not matched by default (``DistillConfig.levels``): the pair keeps every ``conv3`` channel alive,
+while without it the sparsity term switches off the channels ``inception3b`` does not need, which zero-channel
+pruning then removes losslessly (the term is there because an encoder distilled for a few CPU hours has no
+exactly-zero channels otherwise). The measurements behind both choices: ``docs/notes/training.md``.
 
 Data: random resized crops with flips and colour jitter of the training images (:mod:`artnet.data`).
 The student keeps BatchNorm while training and is exported with BatchNorm folded

@@ -1,7 +1,9 @@
 """Training and training-time pruning on one shared loop.
 
 - :func:`train` / :class:`Trainer`: fit + evaluate with callbacks, tqdm progress, a seed, CPU/GPU,
-  atomic resumable checkpoints, and DDP when launched with ``torchrun``.
+  atomic resumable checkpoints, and DDP when launched with ``torchrun``. Its optimiser steps, schedule,
+  checkpoints and resume are those of :class:`prunelab.training.StepLoop`, the engine artnet and cp_predict
+  train with too.
 - Training-time pruning methods, each a callback with its paper reading in the docstring: :class:`SFP`,
   :class:`HFP`, :class:`GHFP` (epoch-wise filter zeroing with a hardness), :class:`CAC` (random channel
   gates and conditional accuracy change; DCPH via :func:`dcph_target_flops`) and :class:`DAIS` (annealed

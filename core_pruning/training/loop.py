@@ -148,7 +148,8 @@ class Trainer:
     ``params``: the parameters the optimizer updates (default: all of ``model``'s). ``loss_fn``: default
     cross-entropy with ``config.label_smoothing``. The model is moved to the configured device and, under
     ``torchrun``, wrapped in ``DistributedDataParallel`` (``trainer.net``); ``trainer.model`` is always
-    the plain module, which callbacks edit.
+    the plain module, which callbacks edit. ``trainer.loop`` is the :class:`~prunelab.training.StepLoop` that
+    steps the optimiser; ``optimizer``, ``scheduler``, ``global_step`` and ``history`` are read from it.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
