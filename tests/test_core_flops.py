@@ -25,8 +25,10 @@ MISSES_PRODUCTS = ("swin", "maxvit")  # attention products outside modules: Torc
 def published(name: str) -> tuple[torch.nn.Module, torch.Tensor, float]:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     kwargs = {"aux_logits": False, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
-    model = torchvision.models.get_model(name, weights=None, **kwargs).eval()
     size = getattr(weights.transforms(), "crop_size", [224])[0]
+    if name.startswith("vit_"):
+        kwargs["image_size"] = size  # ViT-H/14's published figure is at 518 px; without weights it builds for 224
+    model = torchvision.models.get_model(name, weights=None, **kwargs).eval()
     return model, torch.randn(1, 3, size, size), float(weights.meta["_ops"])
 
 
