@@ -153,3 +153,16 @@ def test_checkpoints_of_other_writers_are_refused_in_one_line(tmp_path):
     StepLoop(torch.optim.SGD(net.parameters(), lr=0.1)).save(tmp_path / "step.pt", {"model": net})
     with pytest.raises(InputError, match="not written by this trainer"):
         Trainer(net, TrainConfig(progress=False)).load_checkpoint(tmp_path / "step.pt")
+
+
+def test_the_engine_is_in_the_base_package():
+    """prunelab.training imports none of the packages that train with it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, prunelab.training, prunelab.runs; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('core_pruning', 'artnet', 'cp_predict', 'demos', 'torch_pruning')); print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
