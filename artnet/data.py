@@ -235,7 +235,7 @@ def split_images(part: str, kind: str, use_shared: bool = True,
 class PairCrops:
     """Content and style crops drawn together: ``batch(n)`` is ``(2n, 3, S, S)``, contents first, then styles.
 
-    One tensor, so the shared training loop (:class:`artnet.training.StepLoop`) moves and checkpoints it like
+    One tensor, so the shared training loop (:func:`artnet.training.train_steps`) moves and checkpoints it like
     :class:`RandomCrops`; the two samplers keep their own seeds and states.
     """
 
