@@ -48,7 +48,7 @@ def test_imports_run_one_way(package):
 
 def test_base_imports_no_heavy_or_pruning_package():
     code = ("import sys, prunelab, prunelab.cli, prunelab.io, prunelab.npz, prunelab.device, prunelab.runs, "
-            "prunelab.paths, prunelab.seed, prunelab.machine;"
+            "prunelab.paths, prunelab.seed, prunelab.machine, prunelab.training;"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('torch_pruning', 'gradio', 'core_pruning', 'artnet', 'cp_predict', 'demos'));"
             "print(bad); sys.exit(1 if bad else 0)")
