@@ -8,8 +8,9 @@ converted to a tensor and back.
 
 A :class:`RunDir` is the folder of one resumable run: ``checkpoint.pt``, ``config.json`` (the settings, checked
 when the run is resumed: a run is never continued with a different schedule) and ``log.jsonl`` (one JSON record
-per logged step, readable while the run goes on). The training engine (:class:`prunelab.training.StepLoop`) is
-what writes and reads them.
+per logged step, readable while the run goes on); a run of several phases (e.g. training with pruning, then
+fine-tuning) keeps one checkpoint per phase, ``<phase>.pt``. The training engine (:class:`prunelab.training.StepLoop`)
+is what writes and reads them.
 """
 
 from __future__ import annotations
@@ -80,17 +81,22 @@ class RunDir:
     ``config``: the run's settings (JSON-serialisable). When the folder already holds a checkpoint, every setting
     but ``resumable`` ones must equal the saved ``config.json``; otherwise :class:`InputError` (parameter
     ``option``, default ``run``): a run is never continued with a different schedule or objective.
+    ``phases``: names of the phases of a run that has several (e.g. training, then fine-tuning), each with its own
+    checkpoint :meth:`phase_checkpoint`; any of them existing counts as a checkpoint for the check above.
     """
 
     def __init__(self, path: str | Path, config: Mapping[str, Any],
-                 resumable: Iterable[str] = RESUMABLE_SETTINGS, option: str = "run") -> None:
+                 resumable: Iterable[str] = RESUMABLE_SETTINGS, option: str = "run",
+                 phases: Iterable[str] = ()) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoint = self.path / "checkpoint.pt"
         self.log = self.path / "log.jsonl"
+        self.phases = tuple(phases)
         self.config = dict(config)
         config_file = self.path / "config.json"
-        if config_file.exists() and self.checkpoint.exists():
+        started = self.checkpoint.exists() or any(self.phase_checkpoint(p).exists() for p in self.phases)
+        if config_file.exists() and started:
             old = json.loads(config_file.read_text())
             allowed = set(resumable)
             changed = sorted(k for k in self.config if k in old and old[k] != self.config[k] and k not in allowed)
@@ -98,6 +104,10 @@ class RunDir:
                 raise InputError(f"{self.path} holds a run with different settings ({', '.join(changed)}); "
                                  "use another {option} folder or delete it", option=option)
         atomic_write_text(json.dumps(self.config, indent=2), config_file)
+
+    def phase_checkpoint(self, phase: str) -> Path:
+        """The checkpoint of one phase of a run of several phases: ``<phase>.pt``."""
+        return self.path / f"{phase}.pt"
 
     def append_log(self, record: Mapping[str, Any]) -> None:
         """Append one JSON line to ``log.jsonl``."""

@@ -1,7 +1,10 @@
 """``python -m core_pruning train-prune``: train a model while pruning it, remove the channels, save it.
 
 Writes to ``--out``: ``model.pt`` (plan + weights; load with ``core_pruning.load_pruned``), ``plan.json``,
-``report.json`` and ``checkpoints/`` (resumable with ``--resume``). Runs unchanged under ``torchrun``.
+``report.json`` and ``checkpoints/``, the run folder (:class:`prunelab.runs.RunDir`): ``config.json``,
+``log.jsonl`` and the checkpoints of both phases, ``train.pt`` and ``finetune.pt``. ``--resume`` continues
+from them exactly; it refuses a folder whose run had other settings (only ``--device``, ``--threads`` and
+``--no-progress`` may change). Runs unchanged under ``torchrun``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from core_pruning.plan import save_pruned
 from core_pruning.training import distributed
 from core_pruning.training.base import check_fraction
 from core_pruning.training.cac import dcph_target_flops
-from core_pruning.training.pipeline import METHODS, method_options, train_prune
+from core_pruning.training.pipeline import METHODS, method_options, open_run, train_prune
 from prunelab.cli import print_json
 from prunelab.errors import InputError
 from prunelab.io import atomic_write_text, check_output_path
@@ -99,6 +102,15 @@ def _validate(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """What ``config.json`` records, and ``--resume`` checks (device, threads and progress may change)."""
+    return {"method": args.method, "model": args.model, "data": args.data, "target_flops": args.target_flops,
+            "dcph": args.dcph, "options": options, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
+            "lr": args.lr, "finetune_lr": args.finetune_lr or args.lr / 10, "batch_size": args.batch_size,
+            "weight_decay": args.weight_decay, "seed": args.seed, "device": args.device, "threads": args.threads,
+            "progress": not args.no_progress}
+
+
 def run(args: argparse.Namespace) -> int:
     options = _validate(args)
     if args.threads:
@@ -113,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(out / "checkpoints", ignore_errors=True)  # never resume a run we were told to replace
         out.mkdir(parents=True, exist_ok=True)
     distributed.barrier()
+    run_dir = open_run(out / "checkpoints", _settings(args, options), option="out")
 
     data = load_dataset(args.data, seed=args.seed)
     example = data.example_input
@@ -131,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
                      "seed": args.seed, "device": args.device, "progress": not args.no_progress}
     result = train_prune(args.method, model, data.train, data.test, example, target_flops=target, epochs=args.epochs,
                          finetune_epochs=args.finetune_epochs, method_options=options, train_options=train_options,
-                         finetune_options={"lr": args.finetune_lr or args.lr / 10},
-                         checkpoint_dir=out / "checkpoints")
+                         finetune_options={"lr": args.finetune_lr or args.lr / 10}, run_dir=run_dir)
     report = {**result.report, "model": args.model, "data": args.data, "dcph": args.dcph, "seed": args.seed,
               "history": result.history, "finetune_history": result.finetune_history}
     if info.is_main:

@@ -9,13 +9,16 @@
    equal the masked model's (``max_output_diff``, on a validation batch);
 4. fine-tunes the smaller model for ``finetune_epochs`` (0 by default).
 
-With ``checkpoint_dir`` both phases write resumable checkpoints there, and an interrupted run resumes
-where it stopped (the pruning phase is replayed deterministically from its final checkpoint).
+With ``run_dir`` the run lives in a :class:`prunelab.runs.RunDir` (:func:`open_run`): ``config.json`` (the
+settings, checked when the folder is reused), ``log.jsonl`` (one record per epoch of either phase) and one
+checkpoint per phase, ``train.pt`` and ``finetune.pt``. Calling again with the same folder resumes where the run
+stopped (the removal is replayed deterministically from the training phase's final checkpoint).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +31,19 @@ from torch.utils.data import Dataset, Subset
 from core_pruning.plan import PruningPlan
 from core_pruning.training.base import TrainingPruner
 from core_pruning.training.cac import CAC
+from core_pruning.training.callbacks import Callback
 from core_pruning.training.dais import DAIS
 from core_pruning.training.ghfp import GHFP
 from core_pruning.training.hfp import HFP
 from core_pruning.training.loop import TrainConfig, Trainer, evaluate
 from core_pruning.training.sfp import SFP
 from prunelab.errors import InputError
+from prunelab.runs import RunDir
 
 METHODS: dict[str, type[TrainingPruner]] = {"sfp": SFP, "hfp": HFP, "ghfp": GHFP, "cac": CAC, "dais": DAIS}
 _COMMON = {"target_flops", "model", "example_inputs", "heldout", "self"}
+#: The phases of a train-prune run, each with its checkpoint in the run folder (``train.pt``, ``finetune.pt``).
+PHASES = ("train", "finetune")
 
 
 @dataclass
@@ -84,6 +91,34 @@ def split_heldout(data: Dataset, fraction: float, seed: int = 0) -> tuple[Datase
     return Subset(data, order[:cut]), Subset(data, order[cut:])
 
 
+def open_run(path: str | Path, settings: dict[str, Any], option: str = "run_dir") -> RunDir:
+    """The run folder of a train-prune run at ``path``, refusing one that holds a run with other ``settings``.
+
+    ``settings`` are stored as JSON (tuples become lists), so a resumed run compares what was saved.
+    ``option``: the parameter (or, for a CLI, the flag) the refusal names.
+    """
+    return RunDir(path, json.loads(json.dumps(settings, default=str)), option=option, phases=PHASES)
+
+
+class RunLog(Callback):
+    """Appends every epoch's metrics, with the phase, to the run folder's ``log.jsonl`` (main process only)."""
+
+    def __init__(self, run_dir: RunDir, phase: str) -> None:
+        self.run_dir = run_dir
+        self.phase = phase
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if trainer.dist.is_main:
+            self.run_dir.append_log({"phase": self.phase, "epoch": metrics["epoch"], **metrics})
+
+
+def _phase(run: RunDir | None, phase: str) -> tuple[str | None, list[Callback]]:
+    """The checkpoint file and the logging callback of one phase (none without a run folder)."""
+    if run is None:
+        return None, []
+    return str(run.phase_checkpoint(phase)), [RunLog(run, phase)]
+
+
 def _first_batch(data: Dataset, n: int = 64) -> torch.Tensor:
     return torch.stack([data[i][0] for i in range(min(n, len(data)))])
 
@@ -92,10 +127,21 @@ def train_prune(method: str, model: nn.Module, train_data: Dataset, val_data: Da
                 target_flops: float = 0.5, epochs: int = 10, finetune_epochs: int = 0, heldout_fraction: float = 0.2,
                 method_options: dict[str, Any] | None = None, train_options: dict[str, Any] | None = None,
                 finetune_options: dict[str, Any] | None = None,
-                checkpoint_dir: str | Path | None = None) -> TrainPruneResult:
-    """Train ``model`` with a training-time pruning method, remove the pruned channels, fine-tune (see module doc)."""
+                run_dir: str | Path | RunDir | None = None) -> TrainPruneResult:
+    """Train ``model`` with a training-time pruning method, remove the pruned channels, fine-tune (see module doc).
+
+    ``run_dir``: a folder (opened with :func:`open_run`, the settings being this call's arguments) or a
+    :class:`RunDir` from :func:`open_run` with the caller's settings; None: nothing is written, nothing resumed.
+    """
     start = time.perf_counter()
     train_options = dict(train_options or {})
+    if run_dir is None or isinstance(run_dir, RunDir):
+        run = run_dir
+    else:
+        run = open_run(run_dir, {"method": method, "target_flops": target_flops, "epochs": epochs,
+                                 "finetune_epochs": finetune_epochs, "heldout_fraction": heldout_fraction,
+                                 "method_options": method_options or {}, **train_options,
+                                 "finetune_options": finetune_options or {}})
     seed = int(train_options.get("seed", 0))
     fit_data, heldout = (split_heldout(train_data, heldout_fraction, seed) if method == "dais"
                          else (train_data, None))
@@ -103,10 +149,9 @@ def train_prune(method: str, model: nn.Module, train_data: Dataset, val_data: Da
     if method in ("cac", "dais"):
         options.setdefault("seed", seed)
     pruner = build_pruner(method, model, example_inputs, target_flops, heldout=heldout, **options)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    config = TrainConfig.from_options({**train_options, "epochs": epochs,
-                                       "checkpoint": str(ckpt / "train.pt") if ckpt else None})
-    trainer = Trainer(model, config, [pruner])
+    checkpoint, log = _phase(run, "train")
+    config = TrainConfig.from_options({**train_options, "epochs": epochs, "checkpoint": checkpoint})
+    trainer = Trainer(model, config, [pruner, *log])
     history = trainer.fit(fit_data, val_data).history
 
     masked = pruner.masked_model()
@@ -122,9 +167,9 @@ def train_prune(method: str, model: nn.Module, train_data: Dataset, val_data: Da
 
     finetune_history: list[dict[str, float]] = []
     if finetune_epochs > 0:
-        ft = {**train_options, **(finetune_options or {}), "epochs": finetune_epochs,
-              "checkpoint": str(ckpt / "finetune.pt") if ckpt else None}
-        finetune_history = Trainer(result.model, TrainConfig.from_options(ft)).fit(train_data, val_data).history
+        checkpoint, log = _phase(run, "finetune")
+        ft = {**train_options, **(finetune_options or {}), "epochs": finetune_epochs, "checkpoint": checkpoint}
+        finetune_history = Trainer(result.model, TrainConfig.from_options(ft), log).fit(train_data, val_data).history
     final = evaluate(result.model, val_data, device=trainer.device)
 
     report = {
