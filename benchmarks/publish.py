@@ -69,6 +69,27 @@ def run_command(command: str, cwd: Path = REPO) -> str:
     return done.stdout
 
 
+def as_markdown(output: str) -> str:
+    """The script's output, made to render: its ``## title`` in bold (the page keeps its own headings), header lines
+    as one paragraph with hard line breaks, and a blank line around each table."""
+    lines: list[str] = []
+    for line in output.rstrip().splitlines():
+        if line.startswith("## ") and not lines:
+            line = f"**{line[3:].strip()}**"
+        after = lines[-1] if lines else ""
+        if after.strip() and line.strip() and line.startswith("|") != after.startswith("|"):
+            lines.append("")  # a table stands apart from the text before and after it
+        lines.append(line)
+    # consecutive text lines keep their line breaks (a trailing backslash) instead of running together
+    def text(line: str) -> bool:
+        return bool(line.strip()) and not line.startswith("|")
+
+    for i in range(len(lines) - 1):
+        if text(lines[i]) and text(lines[i + 1]):
+            lines[i] = lines[i].rstrip() + "\\"
+    return "\n".join(lines) + "\n"
+
+
 def publish(page: Path, names: list[str], cwd: Path = REPO) -> list[str]:
     """Re-run the named sections of ``page`` and write their output in; returns the names written."""
     text = page.read_text()
@@ -76,7 +97,7 @@ def publish(page: Path, names: list[str], cwd: Path = REPO) -> list[str]:
     unknown = [n for n in names if n not in known]
     if unknown:
         raise InputError(f"{page} has no section {unknown[0]!r} (sections: {', '.join(known) or 'none'})")
-    outputs = {name: run_command(known[name].command, cwd).rstrip() + "\n" for name in names}  # all before writing
+    outputs = {name: as_markdown(run_command(known[name].command, cwd)) for name in names}  # all before writing
     for name in sorted(names, key=lambda n: known[n].body_start, reverse=True):
         section = known[name]
         text = text[: section.body_start] + outputs[name] + text[section.body_end:]

@@ -29,7 +29,7 @@ old table two
 def _page(tmp_path: Path) -> Path:
     script = tmp_path / "bench.py"
     script.write_text("import sys\nn = sys.argv[1]\nif n == '0': sys.exit('boom')\n"
-                      "print(f'| n |\\n|---|\\n| {n} |')\n")
+                      "print(f'## Title {n}\\ncommand: x\\ndate: y\\n| n |\\n|---|\\n| {n} |\\nnote after')\n")
     page = tmp_path / "page.md"
     page.write_text(PAGE.format(script=script))
     return page
@@ -41,6 +41,8 @@ def test_publish_rewrites_only_the_named_section(tmp_path):
     text = page.read_text()
     assert "old table one" in text and "old table two" not in text
     assert "| 2 |" in text and "Some prose that must stay." in text and "More prose." in text
+    # it renders: a bold title, hard line breaks in the header, the table apart from the text around it
+    assert "**Title 2**\\\ncommand: x\\\ndate: y\n\n| n |" in text and "| 2 |\n\nnote after" in text
     assert list(sections(text)) == ["first", "second"]  # markers kept, so it can be re-run
     publish(page, ["first", "second"], cwd=tmp_path)
     assert page.read_text().count("| n |") == 2
