@@ -1,7 +1,7 @@
 """Why the attention misses planted joints, and what joint dropout changes: measured on a validation set.
 
 On generated infants whose abnormal dynamics were planted in chosen joints (default: the whole left arm and
-leg), two tables on a *validation* set (generator seed 3, never the held-out test set of seed 2 that the README
+leg), two tables on a *validation* set (generator seed 3, never the held-out test set of seed 2 that docs/cp_predict.md
 reports):
 
 1. How much label information each joint carries on its own: 5-fold cross-validated logistic regression on six

@@ -15,7 +15,7 @@ MNIST-5k split ``load_dataset("mnist5k", seed=0)``: 4,000 train / 1,000 test):
   *unpruned* network during the one-shot row's pre-training (shown in the per-epoch column, not counted for
   "epochs to"). ``-`` when no seed reaches it; ``n (k/3)`` when only k seeds do (mean over those).
 - ``sfp_bn`` / ``ghfp_bn``: SFP and GHFP scoring filters by their BatchNorm scale instead of the L2 norm of
-  the conv weights (a BN network's output does not depend on a conv filter's scale; see the README).
+  the conv weights (a BN network's output does not depend on a conv filter's scale; see docs/core_pruning.md).
 - DCPH: ResNet-20 at 2x width trained with CAC and pruned to the FLOPs of the 1x network, against the 1x
   network trained directly for the same total epochs (no pruning).
 

@@ -8,7 +8,7 @@ its temperature and the cross-validation fold models), ``report.json`` (how it w
 Each :class:`Prediction` carries the quality gate's verdict (:func:`cp_predict.quality.assessability`;
 a recording that is not assessable gets no probability), the calibrated risk probability with a 90 %
 **split-conformal interval** (:mod:`cp_predict.interval`: it contains the true label for at least 90 % of
-infants like the training infants; coverage measured in the README), the per-joint importance (attention,
+infants like the training infants; coverage measured in docs/cp_predict.md), the per-joint importance (attention,
 mean of the final and fold models) beside the cohort average and a per-infant occlusion importance, their
 rank agreement, the left/right asymmetry of importance and movement, a joint x time Grad-CAM map and the
 data-quality report. Everything is labelled research use only.
@@ -177,7 +177,7 @@ AGREEMENT_NOTE = ("attention = the weights the model gives each joint, computed 
                   "measure different things, so their rank correlation is reported rather than assumed. Freezing "
                   "is no neutral reference for an at-risk prediction (a still joint itself looks abnormal), so "
                   "occlusion is the weaker guide; on generated infants it found the planted joints less often "
-                  "than the attention (README)")
+                  "than the attention (docs/cp_predict.md)")
 
 
 def predict(trained: TrainedModel, skeletons: SkeletonSet, with_map: bool = True,

@@ -4,7 +4,7 @@ Every classification model of ``torchvision.models.list_models(module=torchvisio
 input with random weights (``weights=None``, never downloaded): one per family in the default run, all of them
 under ``slow``. Each run asserts the output shape is kept, the FLOPs (re-counted with PyTorch's own
 ``FlopCounterMode``) are within ±2% of the target, and that replaying the plan on a fresh instance gives the
-same shapes and outputs. Left out / special (README, "Model coverage"): ShuffleNetV2 (a one-line ``unsupported``
+same shapes and outputs. Left out / special (docs/core_pruning.md, "Models"): ShuffleNetV2 (a one-line ``unsupported``
 error: its channel shuffle cannot be traced), Swin-S/B (one-line ``unsupported``: Torch-Pruning cannot trace them),
 Swin-T/V2 (only MLP hidden dims are prunable: target 0.8).
 """

@@ -200,7 +200,7 @@ def test_one_model_gives_different_top_joints_to_infants_with_different_planted_
     for the other half; two test infants, one of each kind, must get different top-2 joints from the attention,
     each naming one of its own planted joints. (Occlusion importance, measured the same way on 2026-12-03,
     failed this: the right-planted infant's top 2 were l_elbow, l_hip - freezing a joint is no neutral
-    reference for an at-risk prediction, see README.)"""
+    reference for an at-risk prediction, see docs/cp_predict.md.)"""
     from cp_predict.data import SkeletonSet
 
     torch.set_num_threads(1)

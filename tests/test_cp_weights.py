@@ -41,7 +41,7 @@ def test_shipped_model_separates_freshly_generated_infants(model):
 @pytest.mark.shared
 def test_shipped_model_on_mini_rgbd_ranks_better_than_chance(shared_dir, model):
     """The generated-only model on the 12 real infants: names in order, every recording assessable, and the
-    abnormal infants ranked above the normal ones better than chance (README: AUC measured there). Replaces a
+    abnormal infants ranked above the normal ones better than chance (AUC measured in docs/cp_predict.md). Replaces a
     check that the band contained the estimate, which held by construction."""
     from cp_predict.formats import read_npz
 

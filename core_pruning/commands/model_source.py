@@ -1,6 +1,6 @@
 """Load the model a command works on, from a name or a checkpoint file, without ever running pickled code.
 
-``--model`` accepts (the safe recipe, also in the README):
+``--model`` accepts (the safe recipe, also in docs/core_pruning.md):
 
 - a **name**: ``resnet20``, ``resnet56``, ``vgg_small`` or ``torchvision:<arch>`` (random weights), built by
   :func:`core_pruning.models.build_model`;
