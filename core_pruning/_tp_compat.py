@@ -63,10 +63,16 @@ def check_supported(version: str | None = None) -> None:
             f"install a supported version: pip install 'torch-pruning{SUPPORTED_RANGE}'")
 
 
-def build_graph(model: nn.Module, example_inputs: Any) -> DependencyGraph:
-    """Torch-Pruning's dependency graph of ``model`` (after checking the installed version)."""
+def build_graph(model: nn.Module, example_inputs: Any,
+                unwrapped_parameters: list[tuple[nn.Parameter, int]] | None = None) -> DependencyGraph:
+    """Torch-Pruning's dependency graph of ``model`` (after checking the installed version).
+
+    ``unwrapped_parameters``: ``(parameter, channel dimension)`` of loose parameters whose channel dimension is not
+    the last non-singleton one Torch-Pruning assumes.
+    """
     check_supported()
-    return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+    return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
+                                                 unwrapped_parameters=unwrapped_parameters or None)
 
 
 def module_names(dg: DependencyGraph) -> dict[nn.Module, str]:

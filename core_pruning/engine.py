@@ -157,11 +157,12 @@ def _validate_targets(target_flops, target_params, keep_ratio, zero: bool) -> tu
 class _Pruner:
     """Holds the graph, groups and bookkeeping of one ``prune`` call."""
 
-    def __init__(self, model: nn.Module, example_inputs: Any, ignored: list[nn.Module], limits: Limits) -> None:
+    def __init__(self, model: nn.Module, example_inputs: Any, ignored: list[nn.Module], limits: Limits,
+                 unwrapped_parameters: dict[str, int] | None = None) -> None:
         self.model, self.example_inputs, self.limits = model, example_inputs, limits
         self.ignored = [*ignored, *output_layers(model, example_inputs)]
         self.shapes = LayerShapes(model, example_inputs)
-        self.dg = build_graph(model, example_inputs)
+        self.dg = build_graph(model, example_inputs, unwrapped_parameters)
         self.unsupported: dict[str, str] = {}  # root layer -> why its group is left whole
         # The analytic count (conv/linear/attention layers) is exact when it equals the measured one (CNNs, ViT):
         # then each step re-counts analytically; otherwise (F.linear or einsum outside layers: Swin, MaxViT)
@@ -309,6 +310,7 @@ def prune(
     progress: bool = False,
     keep_ratio: float | None = None,
     pruning_ratio: float | None = None,
+    unwrapped_parameters: Mapping[str, int] | None = None,
     **criterion_options: Any,
 ) -> PruneResult:
     """Prune ``model`` in place to a budget and return the model, a replayable plan and a report.
@@ -329,6 +331,9 @@ def prune(
     and why. ``ignored_layers`` (modules, names or glob patterns) are never pruned; groups
     reaching the model output (e.g. the classifier) are always kept whole. ``calib_data`` (a tensor, a
     ``(inputs, targets)`` pair or an iterable of batches) feeds data-driven criteria (``zero``, ``taylor``).
+    ``unwrapped_parameters`` (``{parameter name: channel dimension}``, Torch-Pruning's option of that name) names
+    loose parameters whose channels are not on their last non-singleton dimension; without it such a parameter
+    leaves its group whole (listed in ``unsupported``). The plan records it, so replay traces the same way.
     """
     crit = get_criterion(criterion, example_inputs=example_inputs, **criterion_options) if isinstance(criterion, str) \
         else criterion
@@ -353,8 +358,9 @@ def prune(
     start = time.perf_counter()
     flops_before, params_before = count_flops_params(model, example_inputs)
     channels_before = _total_channels(model)
+    unwrapped = {str(k): v for k, v in (unwrapped_parameters or {}).items()}
     pruner = _Pruner(model, example_inputs, ignored,
-                     Limits(min_channels, round_to, max_layer_ratio, float(min_kept_fraction)))
+                     Limits(min_channels, round_to, max_layer_ratio, float(min_kept_fraction)), unwrapped)
     ctx = ScoringContext(model=model, example_inputs=example_inputs, shapes=pruner.shapes, calib_batches=batches,
                          loss_fn=loss_fn)
     if is_zero:
@@ -369,7 +375,8 @@ def prune(
     removed = {name: sorted(set(range(original[name])) - set(kept)) for name, kept in pruner.index_map.items()
                if len(kept) < original[name]}
     plan = PruningPlan(steps=pruner.plan_steps, criterion=crit.name, options=_json_options(criterion_options),
-                       target={"kind": kind, "fraction": fraction} if kind else {}, model_class=type(model).__name__)
+                       target={"kind": kind, "fraction": fraction} if kind else {}, model_class=type(model).__name__,
+                        unwrapped_parameters=unwrapped)
     report = {
         "criterion": crit.name,
         "target": plan.target,

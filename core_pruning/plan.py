@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ class PruningPlan:
     options: dict[str, Any] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)
     model_class: str = ""
+    #: loose parameters (qualified name -> channel dimension) given to ``prune``; replay traces with the same
+    unwrapped_parameters: dict[str, int] = field(default_factory=dict)
 
     @property
     def num_removed(self) -> int:
@@ -67,7 +70,8 @@ class PruningPlan:
         except (KeyError, TypeError, AttributeError) as exc:
             raise PlanMismatch(f"malformed plan: {exc}") from exc
         return cls(steps=steps, criterion=data.get("criterion", ""), options=data.get("options", {}),
-                   target=data.get("target", {}), model_class=data.get("model_class", ""))
+                   target=data.get("target", {}), model_class=data.get("model_class", ""),
+                   unwrapped_parameters=_unwrapped_from_json(data.get("unwrapped_parameters", {})))
 
     def save(self, path: str | Path) -> Path:
         return atomic_write_text(json.dumps(self.to_dict(), indent=1), path)
@@ -83,8 +87,35 @@ class PruningPlan:
         return cls.from_dict(data)
 
 
-def build_graph(model: nn.Module, example_inputs: Any) -> tpc.DependencyGraph:
+def _unwrapped_from_json(data: Any) -> dict[str, int]:
+    if not isinstance(data, dict) or not all(isinstance(k, str) and type(v) is int for k, v in data.items()):
+        raise PlanMismatch(f"malformed plan: unwrapped_parameters must map parameter names to dimensions, got {data!r}")
+    return dict(data)
+
+
+def loose_parameters(model: nn.Module, dims: Mapping[str, int] | None) -> list[tuple[nn.Parameter, int]]:
+    """``{parameter name: channel dimension}`` as the ``(parameter, dimension)`` pairs Torch-Pruning takes.
+
+    For a loose ``nn.Parameter`` (used outside any layer, e.g. ``x * self.scale``) whose channels are not on its last
+    non-singleton dimension, which Torch-Pruning assumes: e.g. a ``(C, 2)`` scale-and-shift table is ``{"affine": 0}``.
+    """
+    pairs = []
+    for name, dim in (dims or {}).items():
+        try:
+            param = model.get_parameter(name)
+        except AttributeError:
+            raise InputError(f"unwrapped_parameters: the model has no parameter {name!r}") from None
+        if isinstance(dim, bool) or not isinstance(dim, int) or not -param.dim() <= dim < param.dim():
+            raise InputError(f"unwrapped_parameters: {name} {tuple(param.shape)} has no dimension {dim!r}")
+        pairs.append((param, dim % param.dim()))
+    return pairs
+
+
+def build_graph(model: nn.Module, example_inputs: Any,
+                unwrapped_parameters: Mapping[str, int] | None = None) -> tpc.DependencyGraph:
     """Trace ``model`` in eval mode (so BatchNorm statistics are not touched) with gradients enabled.
+
+    ``unwrapped_parameters``: see :func:`loose_parameters`.
 
     A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)``
     (ShuffleNetV2's channel shuffle reshapes the channel dimension into (groups, channels/groups), which its
@@ -95,7 +126,7 @@ def build_graph(model: nn.Module, example_inputs: Any) -> tpc.DependencyGraph:
     try:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
-            return tpc.build_graph(model, example_inputs)
+            return tpc.build_graph(model, example_inputs, loose_parameters(model, unwrapped_parameters))
     except (ZeroDivisionError, IndexError, KeyError, ValueError, AssertionError, TypeError) as exc:
         raise InputError(f"unsupported: {_failing_layer(model, exc)} (Torch-Pruning cannot trace its channels: "
                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})") from exc
@@ -177,7 +208,7 @@ def apply_plan(model: nn.Module, plan: PruningPlan | str | Path, example_inputs:
         plan = PruningPlan.load(plan)
     if plan.model_class and plan.model_class != type(model).__name__:
         raise PlanMismatch(f"plan was made for {plan.model_class}, not {type(model).__name__}")
-    dg = build_graph(model, example_inputs)
+    dg = build_graph(model, example_inputs, plan.unwrapped_parameters)
     for step in plan.steps:
         apply_step(model, dg, step)
     return model
