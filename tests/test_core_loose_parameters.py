@@ -68,3 +68,18 @@ def test_a_malformed_plan_field_is_refused():
     data = cp.prune(_model(), X, criterion="l1", target_flops=0.6).plan.to_dict()
     with pytest.raises(PlanMismatch, match="unwrapped_parameters"):
         cp.PruningPlan.from_dict({**data, "unwrapped_parameters": {"affine": "0"}})
+
+
+@pytest.mark.parametrize("value, message", [("affine", "expected NAME=DIM (e.g. affine=0), got 'affine'"),
+                                            ("nope=0", "unwrapped_parameters: the model has no parameter 'nope'")])
+def test_cli_option_errors_are_one_line(tmp_path, capsys, value, message):
+    from core_pruning.cli import main
+
+    try:
+        code = main(["prune", "--model", "resnet20", "--input-size", "3,16,16", "--criterion", "l1", "--target-flops",
+                     "0.6", "--unwrapped-parameter", value, "--out", str(tmp_path / "out")])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -65,6 +65,8 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
                         help="kept channel counts a multiple of N; per layer: 'layer1.*=1,*=16' (first match wins)")
     limits.add_argument("--max-layer-ratio", type=float, default=1.0, help="largest fraction removed from one layer")
     limits.add_argument("--ignore", action="append", metavar="LAYER", help="layer name or glob never pruned")
+    limits.add_argument("--unwrapped-parameter", action="append", metavar="NAME=DIM", type=parse_unwrapped,
+                        help="a loose parameter whose channels are on dimension DIM, not its last (repeatable)")
     add_calibration_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, plan.json, report.json")
@@ -111,11 +113,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out would overwrite {model_file}, the whole-module base it is pruned from")
     result = prune(loaded.model, inputs.example, criterion=args.criterion, calib_data=inputs.calib,
                    ignored_layers=args.ignore, min_channels=args.min_channels, round_to=parse_round_to(args.round_to),
-                   max_layer_ratio=args.max_layer_ratio, progress=args.progress, **budgets, **options)
+                   max_layer_ratio=args.max_layer_ratio, progress=args.progress,
+                   unwrapped_parameters=dict(args.unwrapped_parameter or []), **budgets, **options)
     plan = result.plan
     if loaded.plan is not None:  # replayable from the unpruned base: earlier edits first
         plan = PruningPlan(steps=[*loaded.plan.steps, *plan.steps], criterion=plan.criterion, options=plan.options,
-                           target=plan.target, model_class=plan.model_class)
+                           target=plan.target, model_class=plan.model_class,
+                           unwrapped_parameters={**loaded.plan.unwrapped_parameters, **plan.unwrapped_parameters})
 
     report = {"model": args.model, "input_size": list(loaded.input_size), **result.report,
               "files": {"model": str(model_file), "card": str(out / "model.json"), "plan": str(out / "plan.json"),
@@ -140,6 +144,15 @@ def run(args: argparse.Namespace) -> int:
         print("note: --channel-ratio is deprecated; use --keep-ratio (the same: the fraction of channels kept) or "
               "--pruning-ratio (the fraction removed)", file=sys.stderr)
     return 0
+
+
+def parse_unwrapped(text: str) -> tuple[str, int]:
+    """``"affine=0"`` -> ``("affine", 0)`` (argparse type of ``--unwrapped-parameter``)."""
+    name, _, dim = text.rpartition("=")
+    try:
+        return name.strip(), int(dim)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIM (e.g. affine=0), got {text!r}") from None
 
 
 def parse_round_to(text: str) -> int | dict[str, int]:
