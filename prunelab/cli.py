@@ -13,6 +13,7 @@ import functools
 import importlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +25,8 @@ EXIT_BAD_INPUT = 2
 
 
 def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
-    """Wrap a CLI ``main`` so input, file-system and memory errors print ``error: <message>`` and return 2."""
+    """Wrap a CLI ``main`` so input, file-system and memory errors, and a training run whose loss diverged
+    (``FloatingPointError`` from :class:`prunelab.training.StepLoop`), print ``error: <message>`` and return 2."""
 
     @functools.wraps(main)
     def wrapper(*args: Any, **kwargs: Any) -> int:
@@ -33,7 +35,7 @@ def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
         except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 141
-        except (InputError, OSError, MemoryError) as exc:
+        except (InputError, OSError, MemoryError, FloatingPointError) as exc:  # the last: a diverged training run
             print(f"error: {error_message(exc, for_cli=True)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
@@ -79,8 +81,6 @@ def command_text(args: argparse.Namespace) -> str:
     Uses what :func:`command_line` recorded (``args.prog``, ``args.argv``), so a ``main([...])`` called in-process
     (tests, notebooks) records its own arguments, not the host's ``sys.argv``.
     """
-    import shlex
-
     prog = getattr(args, "prog", None) or Path(sys.argv[0]).name
     argv = getattr(args, "argv", None)
     return f"{prog} " + shlex.join(sys.argv[1:] if argv is None else argv)

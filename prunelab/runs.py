@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from prunelab.errors import InputError, clean_message
-from prunelab.io import atomic_save, atomic_write_text
+from prunelab.io import atomic_save, atomic_write_text, ensure_folder
 
 CHECKPOINT_FORMAT = "prunelab-train/1"
 #: Settings that may change between a run and its resumption: they do not change the maths done so far.
@@ -89,7 +89,7 @@ class RunDir:
                  resumable: Iterable[str] = RESUMABLE_SETTINGS, option: str = "run",
                  phases: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        ensure_folder(self.path)
         self.checkpoint = self.path / "checkpoint.pt"
         self.log = self.path / "log.jsonl"
         self.phases = tuple(phases)
@@ -97,7 +97,14 @@ class RunDir:
         config_file = self.path / "config.json"
         started = self.checkpoint.exists() or any(self.phase_checkpoint(p).exists() for p in self.phases)
         if config_file.exists() and started:
-            old = json.loads(config_file.read_text())
+            try:
+                old = json.loads(config_file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(f"{config_file} is not a readable run configuration ({exc.__class__.__name__}); "
+                                 "use another {option} folder or delete it", option=option) from None
+            if not isinstance(old, dict):
+                raise InputError(f"{config_file} is not a run configuration (a JSON {type(old).__name__}); "
+                                 "use another {option} folder or delete it", option=option)
             allowed = set(resumable)
             changed = sorted(k for k in self.config if k in old and old[k] != self.config[k] and k not in allowed)
             if changed:

@@ -112,3 +112,31 @@ def test_every_package_uses_the_one_command_pattern(package):
         module = importlib.import_module(module_name)
         assert module_name.startswith(f"{package}.commands."), module_name
         assert callable(module.add_parser) and callable(module.run), module_name
+
+
+@pytest.mark.parametrize("content, message", [("{not json", "is not a readable run configuration"),
+                                              ("[1, 2]", r"is not a run configuration \(a JSON list\)")])
+def test_run_folder_with_a_broken_config_is_refused_and_kept(tmp_path, content, message):
+    from prunelab.runs import RunDir
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"x")
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        RunDir(tmp_path, {"lr": 0.1})
+    assert "--run folder" in error_message(info.value, for_cli=True)
+    assert (tmp_path / "config.json").read_text() == content
+
+
+def test_a_diverged_training_run_is_one_line_on_the_command_line(capsys):
+    import torch
+
+    from prunelab.cli import cli_entry
+    from prunelab.training import StepLoop
+
+    weight = torch.nn.Parameter(torch.ones(1))
+    loop = StepLoop(torch.optim.SGD([weight], lr=0.1))
+    main = cli_entry(lambda: loop.optimise(weight.sum() * float("nan")))
+    assert main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: loss is nan at step 0: lower the learning rate") and err.count("\n") == 1
+    assert torch.equal(weight.detach(), torch.ones(1))  # the weights were not touched

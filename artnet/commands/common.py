@@ -21,8 +21,6 @@ from prunelab.io import check_output_path
 if TYPE_CHECKING:
     from artnet.model import ArtNet
 
-PROG = "python -m artnet"
-
 
 # -- value parsers (argparse ``type=``) ---------------------------------------------------------------------
 def size_arg(text: str) -> int:
@@ -149,8 +147,6 @@ def load_net(args: argparse.Namespace) -> ArtNet:
     if net.device.type == "cpu":
         retain_freed_memory()
     return net
-
-
 
 
 def check_export(args: argparse.Namespace) -> None:

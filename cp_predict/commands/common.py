@@ -12,7 +12,6 @@ from prunelab.cli import positive_int
 from prunelab.errors import InputError
 from prunelab.io import check_output_path
 
-PROG = "python -m cp_predict"
 DEFAULT_MODEL = "weights/cp_attention.pt"
 
 
