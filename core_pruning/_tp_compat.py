@@ -32,6 +32,7 @@ SUPPORTED_RANGE = f">={MIN_VERSION[0]}.{MIN_VERSION[1]},<{MAX_VERSION[0]}.{MAX_V
 DependencyGraph = tp.DependencyGraph
 Group = tp.dependency.Group
 Importance = tp.importance.Importance
+BasePruningFunc = function.BasePruningFunc
 
 OUT_FNS = (function.prune_conv_out_channels, function.prune_linear_out_channels,
            function.prune_depthwise_conv_out_channels)
@@ -68,11 +69,16 @@ def build_graph(model: nn.Module, example_inputs: Any,
     """Torch-Pruning's dependency graph of ``model`` (after checking the installed version).
 
     ``unwrapped_parameters``: ``(parameter, channel dimension)`` of loose parameters whose channel dimension is not
-    the last non-singleton one Torch-Pruning assumes.
+    the last non-singleton one Torch-Pruning assumes. The pruners of :mod:`core_pruning.custom_layers` (Swin's
+    window attention and patch merging) are registered, so those modules are single nodes.
     """
+    from core_pruning.custom_layers import opaque_for_tracing, pruners
+
     check_supported()
-    return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
-                                                 unwrapped_parameters=unwrapped_parameters or None)
+    with opaque_for_tracing(model):
+        return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
+                                                     unwrapped_parameters=unwrapped_parameters or None,
+                                                     customized_pruners=pruners())
 
 
 def module_names(dg: DependencyGraph) -> dict[nn.Module, str]:

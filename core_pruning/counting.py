@@ -30,6 +30,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from core_pruning import custom_layers
+
 COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
 
 
@@ -68,12 +70,20 @@ class LayerShapes:
 
     def __init__(self, model: nn.Module, example_inputs: Any) -> None:
         self.positions: dict[nn.Module, int] = {}
-        #: per nn.MultiheadAttention: summed (batch * query tokens, batch * query tokens * key tokens)
+        #: per nn.MultiheadAttention or Swin window attention: summed (batch * query tokens, query-key pairs)
         self.attention: dict[nn.Module, tuple[int, int]] = {}
         with _mha_fastpath_off():
-            record_forward(model, example_inputs, self._hook, (*COUNTED, nn.MultiheadAttention))
+            record_forward(model, example_inputs, self._hook,
+                           (*COUNTED, nn.MultiheadAttention, *custom_layers.WINDOW_ATTENTION))
 
     def _hook(self, module: nn.Module, inputs: Sequence[torch.Tensor], output: torch.Tensor) -> None:
+        if custom_layers.is_window_attention(module):  # its projections run as F.linear: no hooks of their own
+            tokens, pairs = custom_layers.window_attention_shapes(module, inputs[0])
+            for layer in (module.qkv, module.proj):
+                self.positions[layer] = self.positions.get(layer, 0) + tokens
+            total = self.attention.get(module, (0, 0))
+            self.attention[module] = (total[0] + tokens, total[1] + pairs)
+            return
         if isinstance(module, nn.MultiheadAttention):
             if not inputs:  # called with keyword arguments only: its cost estimate stays 0 (count_macs still sees it)
                 return
@@ -105,6 +115,9 @@ class LayerShapes:
         A depthwise conv's groups shrink with its channels; other conv groups keep their number. For
         ``nn.MultiheadAttention`` ``out_channels`` is the embedding width (the q/k/v widths follow it when equal).
         """
+        if custom_layers.is_window_attention(module):  # Q·Kᵀ and A·V (its qkv and proj are linear layers here)
+            width = custom_layers.attention_width(module) if out_channels is None else out_channels
+            return 2 * self.attention.get(module, (0, 0))[1] * width
         if isinstance(module, nn.MultiheadAttention):  # q, k, v and output projections + Q·Kᵀ and A·V
             tokens, pairs = self.attention.get(module, (0, 0))
             e = module.embed_dim if out_channels is None else out_channels

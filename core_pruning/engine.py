@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from core_pruning import _tp_compat as tpc
+from core_pruning import custom_layers
 from core_pruning.calibration import as_batches
 from core_pruning.counting import LayerShapes, count_flops_params, count_macs, count_params, size_report
 from core_pruning.criteria import Criterion, ScoringContext, get_criterion
@@ -154,6 +155,18 @@ def _validate_targets(target_flops, target_params, keep_ratio, zero: bool) -> tu
     return kind, float(value)
 
 
+def _dropped_outputs(item: Any) -> list[tuple[nn.Module, list[int]]]:
+    """The conv/linear layers a pruned group item took output channels from, with those channels."""
+    module, handler = item.dep.target.module, item.dep.handler
+    if handler in MHA_FNS:  # the attention's output projection loses the same dims
+        return [(module.out_proj, list(item.idxs))]
+    if custom_layers.is_custom(module):
+        return custom_layers.removed_outputs(module, custom_layers.removes_outputs(handler), item.idxs)
+    if handler in OUT_FNS and isinstance(module, WEIGHTED):
+        return [(module, list(item.idxs))]
+    return []
+
+
 class _Pruner:
     """Holds the graph, groups and bookkeeping of one ``prune`` call."""
 
@@ -194,14 +207,11 @@ class _Pruner:
     def apply(self, step: PlanStep) -> None:
         for tp_group in apply_step(self.model, self.dg, step):
             for item in tp_group.items:
-                module = item.dep.target.module
-                if item.dep.handler in MHA_FNS:  # the attention's output projection loses the same dims
-                    module = module.out_proj
-                if (item.dep.handler in OUT_FNS and isinstance(module, WEIGHTED)) or item.dep.handler in MHA_FNS:
+                for module, idxs in _dropped_outputs(item):
                     name = tpc.name_of(self.dg, module) or _name_of(self.model, module)
                     if name not in self.index_map:
                         continue
-                    drop = set(item.idxs)
+                    drop = set(idxs)
                     self.index_map[name] = [o for i, o in enumerate(self.index_map[name]) if i not in drop]
         self.plan_steps.append(step)
 

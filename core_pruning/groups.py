@@ -6,13 +6,14 @@ BatchNorm, concatenation slices, depthwise convs) and the matching input slices 
 Scores and costs are vectors over the root channels.
 
 Structured channels: a group that feeds or produces a grouped convolution (ResNeXt, RegNet: ``1 < groups <
-channels``) or the embedding of an ``nn.MultiheadAttention`` (ViT) has ``channel_groups`` G > 1. Its root channels
+channels``), the embedding of an ``nn.MultiheadAttention`` (ViT) or the width of a Swin window attention
+(:mod:`core_pruning.custom_layers`) has ``channel_groups`` G > 1. Its root channels
 are G equal blocks (conv groups, attention heads) and may only be removed as *units*: local index ``j`` of every
 block at once (root channels ``j, j + size/G, ...``), so every conv group keeps the same width and every head the
 same head dimension, with the same local positions (Torch-Pruning's grouped-conv pruner and Torch-Pruning's
 MetaPruner assume exactly that). A group whose channels cannot be made consistent -- or that touches a
-parameter the tracer cannot follow (a weight used by ``F.linear`` outside its module's forward, as in Swin's
-attention) -- gets an ``unsupported`` reason instead and is left whole.
+parameter the tracer cannot follow (a weight used by ``F.linear`` outside its module's forward, in a module with
+no pruner of :mod:`core_pruning.custom_layers`) -- gets an ``unsupported`` reason instead and is left whole.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from core_pruning import _tp_compat as tpc
+from core_pruning import custom_layers
 from core_pruning._tp_compat import BN_FNS, IN_FNS, MHA_FNS, OUT_FNS
 from core_pruning.counting import LayerShapes
 
@@ -65,7 +67,7 @@ class ChannelGroup:
     inputs: list[Member] = field(default_factory=list)  # conv/linear layers losing input slices (consumers)
     norms: list[Member] = field(default_factory=list)  # BatchNorm layers losing channels
     touches_output: bool = False  # channels reach the model's output: removing them changes its shape
-    attention: list[Member] = field(default_factory=list)  # nn.MultiheadAttention layers losing embedding dims
+    attention: list[Member] = field(default_factory=list)  # attention layers (MHA, Swin windows) losing embedding dims
     channel_groups: int = 1  # G: root channels form G blocks removed as units (see module docstring)
     unsupported: str | None = None  # why this group cannot be pruned consistently (left whole)
 
@@ -97,6 +99,9 @@ class ChannelGroup:
                 continue
             module = dep.target.module
             member = Member(module, names.get(module, "?"), list(idxs), list(root_idxs))
+            if custom_layers.is_custom(module):
+                blocks.extend(cg._add_custom(member, dep.handler, names))
+                continue
             owner = _fixed_shape_owner(getattr(tpc.graph_of(group), "model", None), module)
             if owner:
                 cg.unsupported = cg.unsupported or f"{owner} reshapes q/k/v with fixed head sizes"
@@ -123,6 +128,25 @@ class ChannelGroup:
             else:
                 cg.channel_groups = g
         return cg
+
+    def _add_custom(self, member: Member, handler: Any, names: dict[nn.Module, str]) -> list[int]:
+        """File a member on a :mod:`~core_pruning.custom_layers` module as its concrete layers; its head count."""
+        module = member.module
+        to_output = custom_layers.removes_outputs(handler)
+        for role, layer, idxs, root_idxs in custom_layers.members(module, to_output, member.idxs, member.root_idxs):
+            entry = Member(layer, names.get(layer, f"{member.name}.?"), idxs, root_idxs)
+            if role == "output":
+                self.outputs.append(entry)
+            elif role == "input":
+                self.inputs.append(entry)
+        if not custom_layers.is_window_attention(module):
+            return []
+        self.attention.append(member)  # its Q·Kᵀ and A·V products shrink with the channels too
+        if member.idxs != member.root_idxs or len(member.idxs) != self.size or self.size % module.num_heads:
+            self.unsupported = self.unsupported or (
+                f"{member.name}: its {module.num_heads} heads do not line up with the {self.size} channels of "
+                f"{self.root_name}")
+        return [int(module.num_heads)]
 
     @property
     def pruning_fn(self):
@@ -174,6 +198,10 @@ class ChannelGroup:
             add(member, per_f, _slice_params(module))
         for member in self.attention:  # an embedding dim: a row and a column of q, k, v and output projections
             module = member.module
+            if custom_layers.is_window_attention(module):  # projections are outputs/inputs: only the products here
+                width = custom_layers.attention_width(module)
+                add(member, shapes.layer_macs(module) - shapes.layer_macs(module, out_channels=width - 1), 0)
+                continue
             add(member, shapes.layer_macs(module) - shapes.layer_macs(module, out_channels=module.embed_dim - 1),
                 8 * module.embed_dim + 4)
         for member in self.norms:
@@ -207,8 +235,9 @@ def _slice_params(module: nn.Module) -> int:
 
 
 #: Modules whose forward reshapes their q/k/v with head sizes fixed at construction, which Torch-Pruning does not
-#: update: a group touching one of their layers is left whole (torchvision MaxViT, Swin).
-FIXED_SHAPE_ATTENTION = ("RelativePositionalMultiHeadAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2")
+#: update: a group touching one of their layers is left whole (torchvision MaxViT; Swin's window attention has its
+#: own pruner in :mod:`core_pruning.custom_layers`).
+FIXED_SHAPE_ATTENTION = ("RelativePositionalMultiHeadAttention",)
 
 
 def _fixed_shape_owner(model: nn.Module | None, module: nn.Module) -> str | None:
@@ -337,7 +366,7 @@ def resolve_layers(model: nn.Module, layers: Iterable[nn.Module | str] | None) -
 
 
 #: Seconds Torch-Pruning may take to resolve one root's group; past it the root is unsupported (reshapes such as
-#: Swin-T's windows make its index mappings grow without bound: docs/notes/core_pruning.md).
+#: Swin-T's windows, traced op by op, made its index mappings grow without bound: docs/notes/core_pruning.md).
 GROUP_TIMEOUT_S = 2.0
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core_pruning import custom_layers
 from core_pruning.counting import LayerShapes
 from core_pruning.groups import ChannelGroup, Member, collect_groups, output_layers, resolve_layers
 from core_pruning.plan import PlanStep, build_graph
@@ -163,8 +164,10 @@ class ChannelMasks:
         vals = [(v if v.is_floating_point() else v.double()) for v in (values if values is not None else self.keep)]
         total = torch.zeros((), dtype=torch.float64, device=vals[0].device)
         for module in self.shapes.layers():
-            if isinstance(module, nn.MultiheadAttention):
-                width = self._kept(module, module.embed_dim, self._attention_members, vals)
+            if isinstance(module, nn.MultiheadAttention) or custom_layers.is_window_attention(module):
+                full = module.embed_dim if isinstance(module, nn.MultiheadAttention) else \
+                    custom_layers.attention_width(module)
+                width = self._kept(module, full, self._attention_members, vals)
                 total = total + self.shapes.layer_macs(module, out_channels=width)
                 continue
             n_out, n_in = (module.out_features, module.in_features) if isinstance(module, nn.Linear) \

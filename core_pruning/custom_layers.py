@@ -1,0 +1,267 @@
+"""Pruners for layers whose channels Torch-Pruning cannot trace: torchvision's Swin window attention and patch merging.
+
+torchvision's ``ShiftedWindowAttention`` (Swin) and ``ShiftedWindowAttentionV2`` (Swin V2) call
+``F.linear(x, self.qkv.weight)`` outside the layer and reshape q/k/v as ``(3, num_heads, C // num_heads)`` with
+``C`` the *input* width; traced op by op, their window partitions make Torch-Pruning's index mappings grow without
+bound (Swin-T: no result in 300 s) and the weights look like loose parameters. ``PatchMerging`` concatenates four
+slices of one tensor, which Torch-Pruning maps to the wrong part of the following ``LayerNorm(4C)``.
+
+Registered as Torch-Pruning *customized pruners*, each of these modules is one node of the graph (its insides are
+not traced) and the rules below keep it consistent:
+
+- **Window attention** has tied input and output channels (the residual width ``C``, as Torch-Pruning's
+  ``nn.MultiheadAttention`` pruner ties the embedding): removing channel ``i`` removes column ``i`` of ``qkv``,
+  its rows ``i``, ``C + i``, ``2C + i`` (the same position in q, k and v) and row and column ``i`` of ``proj``.
+  Channel ``i`` sits in head ``i // (C / num_heads)``, so :mod:`core_pruning.groups` removes whole *units* (local
+  index ``j`` of every head at once): every head keeps the same head dimension, as the reshape requires. The head
+  count never changes, nor the relative-position tables (per head). For Swin (V1) the q rows are rescaled by
+  ``sqrt(C' / C)``: the layer scales q by ``(C' / heads) ** -0.5`` after pruning, and the rescaling keeps the logits
+  of the kept dims what they were (the pruned layer equals the original with those dims zeroed). Swin V2's cosine
+  attention has no such scale.
+- **Patch merging** maps ``C`` input channels to ``2C`` output channels (not tied): input channel ``i`` is
+  position ``i``, ``C + i``, ``2C + i`` and ``3C + i`` of the concatenation (the reduction's columns, and V1's
+  ``LayerNorm(4C)``); an output channel is a row of the reduction (and, in V2, a channel of its ``LayerNorm(2C)``).
+
+:func:`members` turns a group item on one of these modules into the concrete conv/linear/norm entries the criteria
+score and the FLOPs counter costs, so criteria need no special case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from core_pruning._tp_compat import BasePruningFunc
+
+try:  # torchvision is a dependency of the package, but keep core_pruning importable without it
+    from torchvision.models import swin_transformer as _swin
+except ImportError:  # pragma: no cover - torchvision missing
+    _swin = None
+
+WINDOW_ATTENTION: tuple[type, ...] = (_swin.ShiftedWindowAttention,) if _swin else ()  # V2 subclasses it
+PATCH_MERGING: tuple[type, ...] = (_swin.PatchMerging, _swin.PatchMergingV2) if _swin else ()
+
+
+def _select(param: nn.Parameter, keep: Sequence[int], dim: int) -> nn.Parameter:
+    index = torch.as_tensor(list(keep), dtype=torch.long, device=param.device)
+    pruned = nn.Parameter(param.detach().index_select(dim, index).clone(), requires_grad=param.requires_grad)
+    if param.grad is not None:
+        pruned.grad = param.grad.index_select(dim, index)
+    return pruned
+
+
+def _keep_linear(layer: nn.Linear, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None) -> None:
+    """Keep ``rows`` (output features) and ``cols`` (input features) of ``layer``, in place."""
+    if rows is not None:
+        layer.weight = _select(layer.weight, rows, 0)
+        if layer.bias is not None:
+            layer.bias = _select(layer.bias, rows, 0)
+        layer.out_features = len(rows)
+    if cols is not None:
+        layer.weight = _select(layer.weight, cols, 1)
+        layer.in_features = len(cols)
+
+
+def _keep_norm(norm: nn.Module, keep: Sequence[int]) -> None:
+    """Keep channels ``keep`` of a LayerNorm over the last dimension, in place."""
+    if getattr(norm, "weight", None) is not None:
+        norm.weight = _select(norm.weight, keep, 0)
+    if getattr(norm, "bias", None) is not None:
+        norm.bias = _select(norm.bias, keep, 0)
+    norm.normalized_shape = (len(keep),)
+
+
+def _kept(n: int, idxs: Sequence[int]) -> list[int]:
+    drop = set(idxs)
+    return [i for i in range(n) if i not in drop]
+
+
+def _repeated(idxs: Sequence[int], width: int, copies: int) -> list[int]:
+    """Positions of channels ``idxs`` in ``copies`` side-by-side blocks of ``width`` channels."""
+    return [b * width + i for b in range(copies) for i in idxs]
+
+
+class WindowAttentionPruner(BasePruningFunc):
+    """Torch-Pruning pruner for torchvision's (shifted) window attention: tied in/out channels (module docstring)."""
+
+    TARGET_MODULES = WINDOW_ATTENTION
+
+    def check(self, layer: nn.Module, idxs: Sequence[int], to_output: bool) -> None:
+        super().check(layer, idxs, to_output)
+        if (self.get_out_channels(layer) - len(idxs)) % layer.num_heads:
+            raise ValueError(f"window attention keeps {layer.num_heads} heads of equal size: "
+                             f"{self.get_out_channels(layer) - len(idxs)} channels do not divide evenly")
+
+    def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        width = self.get_out_channels(layer)
+        keep = _kept(width, idxs)
+        _keep_linear(layer.qkv, rows=_repeated(keep, width, 3), cols=keep)
+        _keep_linear(layer.proj, rows=keep, cols=keep)
+        if getattr(layer, "logit_scale", None) is None and keep:  # V1: q scaled by (C' / heads) ** -0.5 now
+            with torch.no_grad():
+                factor = math.sqrt(len(keep) / width)
+                layer.qkv.weight[: len(keep)] *= factor
+                if layer.qkv.bias is not None:
+                    layer.qkv.bias[: len(keep)] *= factor
+        return layer
+
+    prune_in_channels = prune_out_channels  # tied: Torch-Pruning couples the module's input and output
+
+    def get_out_channels(self, layer: nn.Module) -> int:
+        return int(layer.qkv.in_features)
+
+    def get_in_channels(self, layer: nn.Module) -> int:
+        return self.get_out_channels(layer)
+
+
+class PatchMergingPruner(BasePruningFunc):
+    """Torch-Pruning pruner for torchvision's ``PatchMerging``/``PatchMergingV2`` (module docstring)."""
+
+    TARGET_MODULES = PATCH_MERGING
+
+    def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        keep = _kept(layer.reduction.out_features, idxs)
+        _keep_linear(layer.reduction, rows=keep)
+        if isinstance(layer, _swin.PatchMergingV2):
+            _keep_norm(layer.norm, keep)
+        return layer
+
+    def prune_in_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        width = self.get_in_channels(layer)
+        cols = _repeated(_kept(width, idxs), width, 4)
+        _keep_linear(layer.reduction, cols=cols)
+        if not isinstance(layer, _swin.PatchMergingV2):
+            _keep_norm(layer.norm, cols)
+        layer.dim = width - len(idxs)
+        return layer
+
+    def get_out_channels(self, layer: nn.Module) -> int:
+        return int(layer.reduction.out_features)
+
+    def get_in_channels(self, layer: nn.Module) -> int:
+        return int(layer.reduction.in_features) // 4
+
+
+class _Opaque(torch.autograd.Function):
+    """Identity on a precomputed output whose autograd node links straight to the module's input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:  # noqa: ARG004 - x: the link
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None]:  # tracing never runs backward
+        return None, None
+
+
+@contextmanager
+def opaque_for_tracing(model: nn.Module) -> Iterator[None]:
+    """Hide the insides of every custom-pruned module of ``model`` from Torch-Pruning's tracer.
+
+    Torch-Pruning follows the autograd graph from the model's output to its input and records a module where its
+    output was produced -- but then keeps walking through the module's own operations (window partition, roll,
+    concatenation of slices) to reach its input, and maps channel indices through each of them, wrongly here.
+    While the graph is built, each such module computes its output without autograd and hands it back through
+    one node linked to its input, so the module is a single step from input to output. Restored on exit.
+    """
+    patched = []
+    for module in model.modules():
+        if is_custom(module) and "forward" not in vars(module):
+            original = module.forward
+
+            def opaque(x: torch.Tensor, *args: Any, _original: Any = original, **kwargs: Any) -> torch.Tensor:
+                with torch.no_grad():
+                    out = _original(x, *args, **kwargs)
+                return _Opaque.apply(x, out)
+
+            module.forward = opaque
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward
+
+
+def pruners() -> dict[type, BasePruningFunc]:
+    """The customized pruners to register with Torch-Pruning's dependency graph (empty without torchvision)."""
+    if _swin is None:
+        return {}
+    attention, merging = WindowAttentionPruner(), PatchMergingPruner()
+    return {_swin.ShiftedWindowAttention: attention, _swin.ShiftedWindowAttentionV2: attention,
+            _swin.PatchMerging: merging, _swin.PatchMergingV2: merging}
+
+
+def is_window_attention(module: Any) -> bool:
+    return _swin is not None and isinstance(module, WINDOW_ATTENTION)
+
+
+def is_custom(module: Any) -> bool:
+    """Whether ``module`` is pruned by one of :func:`pruners` (a single node in the graph)."""
+    return _swin is not None and isinstance(module, (*WINDOW_ATTENTION, *PATCH_MERGING))
+
+
+def removes_outputs(handler: Any) -> bool:
+    """Whether a group item's pruning function (a bound method of one of :func:`pruners`) removes outputs."""
+    return getattr(handler, "__name__", "") == "prune_out_channels"
+
+
+def attention_width(module: nn.Module) -> int:
+    """Channels (the residual width ``C``) of a window attention layer."""
+    return int(module.qkv.in_features)
+
+
+def members(module: nn.Module, to_output: bool, idxs: Sequence[int],
+            root_idxs: Sequence[int]) -> list[tuple[str, nn.Module, list[int], list[int]]]:
+    """The concrete layers a group item on custom ``module`` touches: ``(role, layer, idxs, root_idxs)``.
+
+    ``role`` is ``"output"`` (rows of a conv/linear layer: the channels it produces), ``"input"`` (columns: what it
+    reads) or ``"norm"``, exactly as Torch-Pruning would list them had it traced the module's insides.
+    """
+    idxs, root_idxs = list(idxs), list(root_idxs)
+    if is_window_attention(module):
+        width = int(module.qkv.in_features)
+        return [("output", module.qkv, _repeated(idxs, width, 3), root_idxs * 3),
+                ("output", module.proj, idxs, root_idxs),
+                ("input", module.qkv, idxs, root_idxs),
+                ("input", module.proj, idxs, root_idxs)]
+    if to_output:
+        found = [("output", module.reduction, idxs, root_idxs)]
+        if isinstance(module, _swin.PatchMergingV2):
+            found.append(("norm", module.norm, idxs, root_idxs))
+        return found
+    width = int(module.reduction.in_features) // 4
+    found = [("input", module.reduction, _repeated(idxs, width, 4), root_idxs * 4)]
+    if not isinstance(module, _swin.PatchMergingV2):
+        found.append(("norm", module.norm, _repeated(idxs, width, 4), root_idxs * 4))
+    return found
+
+
+def removed_outputs(module: nn.Module, to_output: bool, idxs: Sequence[int]) -> list[tuple[nn.Module, list[int]]]:
+    """After a group item on custom ``module`` was pruned: the conv/linear layers that lost outputs, and which.
+
+    The counterpart of :func:`members` for bookkeeping once the layers have shrunk (a window attention's width is
+    then its new width plus the removed channels).
+    """
+    idxs = list(idxs)
+    if is_window_attention(module):
+        width = attention_width(module) + len(idxs)
+        return [(module.qkv, _repeated(idxs, width, 3)), (module.proj, idxs)]
+    return [(module.reduction, idxs)] if to_output else []
+
+
+def window_attention_shapes(module: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """``(tokens, token pairs)`` one call of window attention ``module`` on ``x`` (``[..., H, W, C]``) computes.
+
+    Tokens: the padded map (the layer pads H and W to multiples of its window); pairs: tokens x window area, the
+    rows of Q·Kᵀ and A·V summed over windows. The q/k/v and output projections run once per token.
+    """
+    *batch, height, width, _ = x.shape
+    wh, ww = module.window_size
+    tokens = math.prod(batch) * math.ceil(height / wh) * wh * math.ceil(width / ww) * ww
+    return tokens, tokens * wh * ww

@@ -1,0 +1,134 @@
+"""Swin window attention and patch merging under prune(): heads keep equal dims, pruned = masked, plans replay.
+
+The rules live in :mod:`core_pruning.custom_layers`; the full-size torchvision Swin models are swept (slow) by
+``tests/test_core_coverage.py``. Here a small ``SwinTransformer`` (V1 and V2) keeps the default run fast.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models import swin_transformer as swin
+
+import core_pruning as cp
+from core_pruning.counting import LayerShapes, count_macs
+from core_pruning.custom_layers import PatchMergingPruner, WindowAttentionPruner
+from core_pruning.training.masks import ChannelMasks
+
+X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+
+
+def small_swin(version: int = 1, seed: int = 0) -> swin.SwinTransformer:
+    torch.manual_seed(seed)
+    kwargs = {} if version == 1 else {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2}
+    return swin.SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4],
+                                num_classes=10, **kwargs).eval()
+
+
+def attentions(model):
+    return [m for m in model.modules() if isinstance(m, swin.ShiftedWindowAttention)]
+
+
+def independent_macs(model, x) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("criterion", ["cpmc", "l1", "fpgm"])
+def test_prune_swin_keeps_heads_equal_and_meets_the_flops_target(version, criterion):
+    model = small_swin(version)
+    heads_before = [a.num_heads for a in attentions(model)]
+    widths_before = [a.qkv.in_features for a in attentions(model)]
+    before = independent_macs(model, X)
+    result = cp.prune(model, X, criterion=criterion, target_flops=0.5)
+    with torch.no_grad():
+        assert model(X).shape == (2, 10)
+    assert result.report["unsupported"] == {}
+    assert abs(independent_macs(model, X) / before - 0.5) <= 0.02
+    assert [a.num_heads for a in attentions(model)] == heads_before  # head count never changes
+    widths = [a.qkv.in_features for a in attentions(model)]
+    assert widths != widths_before, "the residual widths (and head dims) were pruned"
+    for a in attentions(model):
+        width = a.qkv.in_features
+        assert width % a.num_heads == 0 and a.qkv.out_features == 3 * width
+        assert a.proj.in_features == a.proj.out_features == width
+
+
+def test_swin_attention_products_are_counted_analytically():
+    for version in (1, 2):
+        model = small_swin(version)
+        assert LayerShapes(model, X).flops() == count_macs(model, X) == independent_macs(model, X)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_pruned_window_attention_equals_the_attention_with_those_channels_zeroed(version):
+    """The defining property of the rule: removing channel i (q/k/v dims and projections) = zeroing them all."""
+    cls = swin.ShiftedWindowAttention if version == 1 else swin.ShiftedWindowAttentionV2
+    torch.manual_seed(0)
+    attn = cls(12, [4, 4], [2, 2], num_heads=3).eval()
+    x = torch.randn(2, 8, 8, 12)
+    drop = [0, 4, 8]  # local index 0 of each of the 3 heads (head dim 4)
+    keep = [i for i in range(12) if i not in drop]
+    masked = cls(12, [4, 4], [2, 2], num_heads=3).eval()
+    masked.load_state_dict(attn.state_dict())
+    with torch.no_grad():
+        rows = [b * 12 + i for b in range(3) for i in drop]
+        masked.qkv.weight[rows] = 0
+        masked.qkv.bias[rows] = 0
+        masked.proj.weight[drop] = 0
+        masked.proj.bias[drop] = 0
+        masked.proj.weight[:, drop] = 0
+        x_masked = x.clone()
+        x_masked[..., drop] = 0
+        expected = masked(x_masked)[..., keep]
+        WindowAttentionPruner()(attn, drop)
+        got = attn(x[..., keep])
+    assert attn.qkv.weight.shape == (27, 9) and attn.proj.weight.shape == (9, 9)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_window_attention_refuses_unequal_heads():
+    attn = swin.ShiftedWindowAttention(12, [4, 4], [0, 0], num_heads=3)
+    with pytest.raises(ValueError, match="heads of equal size"):
+        WindowAttentionPruner()(attn, [0])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_patch_merging_pruner_keeps_the_four_slices_aligned(version):
+    cls = swin.PatchMerging if version == 1 else swin.PatchMergingV2
+    torch.manual_seed(0)
+    merge = cls(6).eval()
+    x = torch.randn(1, 4, 4, 6)
+    pruner = PatchMergingPruner()
+    pruner(merge, [1, 4], to_output=False)
+    pruner(merge, [0, 2, 3], to_output=True)
+    assert merge.reduction.weight.shape == (9, 16)
+    assert merge(x[..., [0, 2, 3, 5]]).shape == (1, 2, 2, 9)
+    if version == 1:  # the LayerNorm over the 4C concatenation lost the same position in each slice
+        assert merge.norm.normalized_shape == (16,)
+
+
+def test_swin_plan_replays_and_reloads(tmp_path):
+    model = small_swin(1)
+    result = cp.prune(model, X, criterion="cpmc", target_flops=0.6)
+    with torch.no_grad():
+        out = model(X)
+    fresh = cp.apply_plan(small_swin(1), cp.PruningPlan.from_dict(result.plan.to_dict()), X)
+    path = cp.save_pruned(model, result.plan, tmp_path / "swin.pt")
+    loaded = cp.load_pruned(small_swin(1), path, X)
+    with torch.no_grad():
+        assert torch.equal(fresh(X), out)
+        assert torch.equal(loaded(X), out)
+    # the report follows the projections inside the attention: q, k and v lose the positions proj loses
+    removed = result.report["removed"]
+    proj, qkv = removed["features.1.0.attn.proj"], removed["features.1.0.attn.qkv"]
+    assert qkv == [b * 24 + i for b in range(3) for i in proj]
+
+
+def test_training_masks_count_swin_flops_like_the_pruned_model():
+    model = small_swin(1)
+    masks = ChannelMasks(model, X)
+    assert float(masks.flops()) == count_macs(model, X)
