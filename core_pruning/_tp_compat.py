@@ -70,15 +70,26 @@ def build_graph(model: nn.Module, example_inputs: Any,
 
     ``unwrapped_parameters``: ``(parameter, channel dimension)`` of loose parameters whose channel dimension is not
     the last non-singleton one Torch-Pruning assumes. The pruners of :mod:`core_pruning.custom_layers` (Swin's
-    window attention and patch merging) are registered, so those modules are single nodes.
+    window attention and patch merging) are registered, so those modules are single nodes, the graph is cut at
+    torchvision's channel shuffles (their inputs traced as extra outputs), and reshapes that split the channel
+    dimension are recorded (:func:`splits_channels`).
     """
-    from core_pruning.custom_layers import opaque_for_tracing, pruners
+    from core_pruning.custom_layers import channel_splits_recorded, cut_at_channel_shuffles, opaque_for_tracing, pruners
 
     check_supported()
-    with opaque_for_tracing(model):
-        return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
-                                                     unwrapped_parameters=unwrapped_parameters or None,
-                                                     customized_pruners=pruners())
+    with opaque_for_tracing(model), cut_at_channel_shuffles() as cut_inputs, channel_splits_recorded() as splits:
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
+                                                   unwrapped_parameters=unwrapped_parameters or None,
+                                                   customized_pruners=pruners(),
+                                                   output_transform=lambda out: [*cut_inputs, out])  # cuts first
+    dg._prunelab_channel_splits = splits
+    return dg
+
+
+def splits_channels(dg: DependencyGraph | None, node: Any, channels: int) -> bool:
+    """Whether graph node ``node`` is a reshape that split a dimension of ``channels`` entries (the channels the
+    group maps there) while ``dg`` was traced."""
+    return getattr(dg, "_prunelab_channel_splits", {}).get(getattr(node, "grad_fn", None)) == channels
 
 
 def module_names(dg: DependencyGraph) -> dict[nn.Module, str]:

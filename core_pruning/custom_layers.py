@@ -1,4 +1,4 @@
-"""Pruners for layers whose channels Torch-Pruning cannot trace: torchvision's Swin window attention and patch merging.
+"""Pruning rules for what Torch-Pruning cannot trace: Swin's window attention and patch merging, channel shuffles.
 
 torchvision's ``ShiftedWindowAttention`` (Swin) and ``ShiftedWindowAttentionV2`` (Swin V2) call
 ``F.linear(x, self.qkv.weight)`` outside the layer and reshape q/k/v as ``(3, num_heads, C // num_heads)`` with
@@ -24,6 +24,14 @@ not traced) and the rules below keep it consistent:
 
 :func:`members` turns a group item on one of these modules into the concrete conv/linear/norm entries the criteria
 score and the FLOPs counter costs, so criteria need no special case.
+
+**Channel shuffles** (torchvision's ShuffleNetV2: ``channel_shuffle`` interleaves the two halves of a
+concatenation) permute channels; Torch-Pruning's reshape mapping divides by zero on them, and its own pruner fails on
+ShuffleNetV2 the same way. :func:`cut_at_channel_shuffles` cuts the traced graph at each shuffle instead: the
+shuffle's input and its result become extra *outputs* of the graph, the result with no history (so no group
+reaching either is pruned: the block's width, and what the permutation interleaves, stay whole). What is left prunable are the channels
+that never cross a shuffle -- each branch's bottleneck (1×1 conv, depthwise conv, the next 1×1 conv's input), the
+stem and the last 1×1 conv -- which keeps every shuffle's halves equal by construction.
 """
 
 from __future__ import annotations
@@ -186,6 +194,72 @@ def opaque_for_tracing(model: nn.Module) -> Iterator[None]:
     finally:
         for module in patched:
             del module.forward
+
+
+try:
+    from torchvision.models import shufflenetv2 as _shufflenet
+except ImportError:  # pragma: no cover - torchvision missing
+    _shufflenet = None
+
+#: ``(module, function name)`` of channel-permuting functions the traced graph is cut at.
+CHANNEL_SHUFFLES: tuple[tuple[Any, str], ...] = ((_shufflenet, "channel_shuffle"),) if _shufflenet else ()
+
+
+@contextmanager
+def cut_at_channel_shuffles() -> Iterator[list[torch.Tensor]]:
+    """While tracing: each channel shuffle's input and result are collected, to be given to the tracer as outputs
+    *before* the model's own; the result has no autograd history (a new input to the graph). So no group reaching
+    either side of a shuffle is pruned, not even a depthwise conv (input and output tied) reading the result. See
+    the module docstring. Restored on exit."""
+    cut_inputs: list[torch.Tensor] = []
+    originals = [(owner, name, getattr(owner, name)) for owner, name in CHANNEL_SHUFFLES]
+    for owner, name, original in originals:
+
+        def cut(x: torch.Tensor, *args: Any, _original: Any = original, **kwargs: Any) -> torch.Tensor:
+            with torch.no_grad():
+                out = _original(x, *args, **kwargs)
+            if x.requires_grad:  # one op on a fresh leaf: traced first as an output, its consumers see an output
+                out = out.requires_grad_() * 1.0
+            cut_inputs.extend((x, out))
+            return out
+
+        setattr(owner, name, cut)
+    try:
+        yield cut_inputs
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+_RESHAPES = frozenset({torch.Tensor.view, torch.Tensor.reshape, torch.reshape, torch.Tensor.unflatten, torch.unflatten})
+
+
+class _ChannelSplitRecorder(torch.overrides.TorchFunctionMode):
+    """Records the autograd node of every reshape that splits dimension 1 of a tensor, with that dimension's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.splits: dict[Any, int] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if func in _RESHAPES and args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
+            x = args[0]
+            if x.dim() >= 2 and out.dim() > x.dim() and out.grad_fn is not None and 1 < x.shape[1] != out.shape[1]:
+                self.splits[out.grad_fn] = int(x.shape[1])
+        return out
+
+
+@contextmanager
+def channel_splits_recorded() -> Iterator[dict[Any, int]]:
+    """While tracing: collect the autograd nodes of reshapes that split dimension 1 (``x.view(b, g, c // g, h, w)``,
+    a hand-written channel shuffle), each with the size of that dimension. Torch-Pruning maps channel indices
+    through them unchanged, which is wrong for any permutation that follows, so a group whose channels are that
+    dimension is left whole (:mod:`core_pruning.groups`; a split of another dimension 1, such as MaxViT's window
+    index in a channels-last tensor, is told apart by its size)."""
+    recorder = _ChannelSplitRecorder()
+    with recorder:
+        yield recorder.splits
 
 
 def pruners() -> dict[type, BasePruningFunc]:

@@ -89,6 +89,10 @@ class ChannelGroup:
         for item in group.items:
             dep, idxs = item.dep, item.idxs
             root_idxs = tpc.root_idxs(item)
+            if tpc.splits_channels(tpc.graph_of(group), dep.target, len(idxs)):  # idxs: all channels there
+                cg.unsupported = cg.unsupported or ("a reshape splits its channel dimension (e.g. a hand-written "
+                                                    "channel shuffle), which Torch-Pruning maps wrongly")
+                continue
             if tpc.is_output(dep):
                 cg.touches_output = True
                 continue

@@ -117,9 +117,9 @@ def build_graph(model: nn.Module, example_inputs: Any,
 
     ``unwrapped_parameters``: see :func:`loose_parameters`.
 
-    A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)``
-    (ShuffleNetV2's channel shuffle reshapes the channel dimension into (groups, channels/groups), which its
-    reshape index mapping divides by zero on; Swin-S/B's index mapping meets a ``None`` size: TypeError).
+    A model Torch-Pruning's tracer cannot map is a one-line ``InputError`` ``unsupported: <layer> (<why>)`` (before
+    :mod:`core_pruning.custom_layers`, torchvision's ShuffleNetV2 divided by zero in its reshape index mapping and
+    Swin-S/B met a ``None`` size).
     """
     was_training = model.training
     model.eval()

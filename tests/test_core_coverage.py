@@ -4,10 +4,10 @@ Every classification model of ``torchvision.models.list_models(module=torchvisio
 input with random weights (``weights=None``, never downloaded): one per family in the default run, all of them
 under ``slow``. Each run asserts the output shape is kept, the FLOPs (re-counted with PyTorch's own
 ``FlopCounterMode``) are within ±2% of the target, and that replaying the plan on a fresh instance gives the
-same shapes and outputs. Left out / special (docs/core_pruning.md, "Models"): ShuffleNetV2 (a one-line ``unsupported``
-error: its channel shuffle cannot be traced), MaxViT-T (its attention blocks are left whole: target 0.8). Swin and
-Swin V2 prune their residual widths head-consistently (``core_pruning.custom_layers``; a small Swin runs in the
-default suite in ``tests/test_core_swin.py``).
+same shapes and outputs. Special (docs/core_pruning.md, "Models"): MaxViT-T (its attention blocks are left whole:
+target 0.8); Swin/Swin V2 (residual widths head-consistently) and ShuffleNetV2 (only channels that never cross a
+channel shuffle) through ``core_pruning.custom_layers``, with a small Swin in the default suite
+(``tests/test_core_custom_layers.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import core_pruning as cp
-from prunelab.errors import InputError
 
 ALL = torchvision.models.list_models(module=torchvision.models)
-# name prefix -> words the one-line error must contain
-UNSUPPORTED = {"shufflenet": "channel shuffle"}
 DEFAULT_RUN = ["resnet18", "regnet_x_400mf", "mobilenet_v3_small", "efficientnet_b0", "squeezenet1_0",
                "convnext_tiny", "vit_b_16", "shufflenet_v2_x0_5", "inception_v3", "mnasnet0_5"]
 
@@ -74,12 +71,6 @@ def check_model(name: str) -> None:
     model, x = build(name)
     with torch.no_grad():
         shape = model(x).shape
-    unsupported = next((words for prefix, words in UNSUPPORTED.items() if name.startswith(prefix)), None)
-    if unsupported:
-        with pytest.raises(InputError, match=r"^unsupported: .*" + unsupported) as info:
-            cp.prune(model, x, criterion="cpmc", target_flops=0.5)
-        assert "\n" not in str(info.value)
-        return
     target = target_of(name)
     before = macs(model, x)
     result = cp.prune(model, x, criterion="cpmc", target_flops=target)
@@ -108,7 +99,7 @@ def test_default_run_covers_every_family_or_says_why():
     families = {family(n) for n in ALL}
     covered = {family(n) for n in DEFAULT_RUN}
     # slow only: covered by test_core_engine.py (densenet, googlenet, vgg), by the grouped-conv test below
-    # (resnext, wide), by test_core_swin.py on a small Swin (swin), or too slow for the default run at any input
+    # (resnext, wide), by test_core_custom_layers.py on a small Swin (swin), or too slow for the default run at any input
     # (alexnet's 9216x4096 classifier, maxvit)
     slow_only = {"resnext", "wide", "densenet", "googlenet", "vgg", "alexnet", "swin", "maxvit"}
     assert families <= covered | slow_only, sorted(families - covered - slow_only)

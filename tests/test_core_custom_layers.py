@@ -1,14 +1,19 @@
-"""Swin window attention and patch merging under prune(): heads keep equal dims, pruned = masked, plans replay.
+"""What Torch-Pruning cannot trace, under prune(): Swin's window attention and patch merging, channel shuffles.
 
-The rules live in :mod:`core_pruning.custom_layers`; the full-size torchvision Swin models are swept (slow) by
-``tests/test_core_coverage.py``. Here a small ``SwinTransformer`` (V1 and V2) keeps the default run fast.
+Swin: heads keep equal dims, pruned = masked, plans replay. ShuffleNetV2: nothing crossing a shuffle is pruned.
+A hand-written shuffle: its group is left whole and reported. The rules live in :mod:`core_pruning.custom_layers`;
+the full-size torchvision models are swept (slow) by ``tests/test_core_coverage.py``; here a small
+``SwinTransformer`` (V1 and V2) keeps the default run fast.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models import shufflenetv2
 from torchvision.models import swin_transformer as swin
 
 import core_pruning as cp
@@ -132,3 +137,66 @@ def test_training_masks_count_swin_flops_like_the_pruned_model():
     model = small_swin(1)
     masks = ChannelMasks(model, X)
     assert float(masks.flops()) == count_macs(model, X)
+
+
+def _block_widths(model: nn.Module, x: torch.Tensor) -> list[int]:
+    widths = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: widths.append(out.shape[1]))
+             for m in model.modules() if isinstance(m, shufflenetv2.InvertedResidual)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return widths
+
+
+def test_shufflenet_prunes_only_channels_that_never_cross_a_shuffle():
+    torch.manual_seed(0)
+    model = torchvision.models.shufflenet_v2_x0_5().eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    widths = _block_widths(model, x)
+    result = cp.prune(model, x, criterion="l1", target_flops=0.5)  # cpmc at 32 px takes only conv5's channels
+    assert abs(result.report["flops_ratio"] - 0.5) <= 0.02 and result.report["unsupported"] == {}
+    assert _block_widths(model, x) == widths  # every shuffle still interleaves two equal halves of the same width
+    removed = result.report["removed"]
+    assert any(".branch2.0" in name for name in removed)  # the bottlenecks lost channels
+    assert not any(name.endswith((".branch2.5", ".branch1.2")) for name in removed)  # block outputs did not
+    assert shufflenetv2.channel_shuffle.__name__ == "channel_shuffle"  # the tracing patch was undone
+
+
+class HandShuffle(nn.Module):
+    """A channel shuffle written with view/transpose: Torch-Pruning would map its indices straight through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+        self.c, self.head = nn.Conv2d(8, 16, 1), nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.a(x))
+        b, c, h, w = x.shape
+        x = x.view(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
+        return self.head(torch.relu(self.c(torch.relu(self.b(x)))).mean((2, 3)))
+
+
+def test_a_hand_written_channel_shuffle_leaves_its_group_whole_and_says_why():
+    torch.manual_seed(0)
+    model, x = HandShuffle().eval(), torch.randn(1, 3, 8, 8)
+    result = cp.prune(model, x, criterion="l1", target_flops=0.7)
+    assert "channel shuffle" in result.report["unsupported"]["a"]
+    assert model.a.out_channels == 8 and model.b.out_channels < 8
+    with torch.no_grad():
+        assert model(x).shape == (1, 4)
+
+
+def test_a_tracer_failure_is_one_line_unsupported(monkeypatch):
+    from core_pruning import _tp_compat as tpc
+    from prunelab.errors import InputError
+
+    def fail(*_args, **_kwargs):
+        raise ZeroDivisionError("integer division or modulo by zero")
+
+    monkeypatch.setattr(tpc.tp.DependencyGraph, "build_dependency", fail)
+    with pytest.raises(InputError, match=r"^unsupported: .*ZeroDivisionError") as info:
+        cp.prune(HandShuffle().eval(), torch.randn(1, 3, 8, 8), criterion="l1", target_flops=0.7)
+    assert "\n" not in str(info.value)
