@@ -29,14 +29,15 @@ score and the FLOPs counter costs, so criteria need no special case.
 concatenation) permute channels; Torch-Pruning's reshape mapping divides by zero on them, and its own pruner fails on
 ShuffleNetV2 the same way. :func:`cut_at_channel_shuffles` cuts the traced graph at each shuffle instead: the
 shuffle's input and its result become extra *outputs* of the graph, the result with no history (so no group
-reaching either is pruned: the block's width, and what the permutation interleaves, stay whole). What is left prunable are the channels
-that never cross a shuffle -- each branch's bottleneck (1×1 conv, depthwise conv, the next 1×1 conv's input), the
-stem and the last 1×1 conv -- which keeps every shuffle's halves equal by construction.
+reaching either is pruned: the block's width, and what the permutation interleaves, stay whole). What is left
+prunable are the channels that never cross a shuffle -- each branch's bottleneck (1×1 conv, depthwise conv, the
+next 1×1 conv's input), the stem and the last 1×1 conv -- which keeps every shuffle's halves equal by construction.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -47,9 +48,10 @@ from torch import nn
 from core_pruning._tp_compat import BasePruningFunc
 
 try:  # torchvision is a dependency of the package, but keep core_pruning importable without it
+    from torchvision.models import shufflenetv2 as _shufflenet
     from torchvision.models import swin_transformer as _swin
 except ImportError:  # pragma: no cover - torchvision missing
-    _swin = None
+    _shufflenet = _swin = None
 
 WINDOW_ATTENTION: tuple[type, ...] = (_swin.ShiftedWindowAttention,) if _swin else ()  # V2 subclasses it
 PATCH_MERGING: tuple[type, ...] = (_swin.PatchMerging, _swin.PatchMergingV2) if _swin else ()
@@ -196,13 +198,28 @@ def opaque_for_tracing(model: nn.Module) -> Iterator[None]:
             del module.forward
 
 
-try:
-    from torchvision.models import shufflenetv2 as _shufflenet
-except ImportError:  # pragma: no cover - torchvision missing
-    _shufflenet = None
-
 #: ``(module, function name)`` of channel-permuting functions the traced graph is cut at.
 CHANNEL_SHUFFLES: tuple[tuple[Any, str], ...] = ((_shufflenet, "channel_shuffle"),) if _shufflenet else ()
+
+_cut_lock = threading.Lock()
+_cut_lists: dict[int, list[torch.Tensor]] = {}  # thread id -> what that thread's trace collects
+_cut_originals: list[tuple[Any, str, Any]] = []  # installed while any thread traces
+
+
+def _cutting(name: str, original: Any) -> Any:
+    def cut(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        collected = _cut_lists.get(threading.get_ident())
+        if collected is None:  # another thread's forward while this one traces: the plain function
+            return original(x, *args, **kwargs)
+        with torch.no_grad():
+            out = original(x, *args, **kwargs)
+        if x.requires_grad:  # one op on a fresh leaf: traced first as an output, its consumers see an output
+            out = out.requires_grad_() * 1.0
+        collected.extend((x, out))
+        return out
+
+    cut.__name__ = cut.__qualname__ = f"cut_{name}"
+    return cut
 
 
 @contextmanager
@@ -210,25 +227,31 @@ def cut_at_channel_shuffles() -> Iterator[list[torch.Tensor]]:
     """While tracing: each channel shuffle's input and result are collected, to be given to the tracer as outputs
     *before* the model's own; the result has no autograd history (a new input to the graph). So no group reaching
     either side of a shuffle is pruned, not even a depthwise conv (input and output tied) reading the result. See
-    the module docstring. Restored on exit."""
-    cut_inputs: list[torch.Tensor] = []
-    originals = [(owner, name, getattr(owner, name)) for owner, name in CHANNEL_SHUFFLES]
-    for owner, name, original in originals:
+    the module docstring.
 
-        def cut(x: torch.Tensor, *args: Any, _original: Any = original, **kwargs: Any) -> torch.Tensor:
-            with torch.no_grad():
-                out = _original(x, *args, **kwargs)
-            if x.requires_grad:  # one op on a fresh leaf: traced first as an output, its consumers see an output
-                out = out.requires_grad_() * 1.0
-            cut_inputs.extend((x, out))
-            return out
-
-        setattr(owner, name, cut)
+    Only the tracing thread's calls are cut (other threads get the plain function meanwhile); the functions are
+    put back when the last concurrent trace ends, also on an exception.
+    """
+    me = threading.get_ident()
+    with _cut_lock:
+        if not _cut_lists:
+            _cut_originals[:] = [(owner, name, getattr(owner, name)) for owner, name in CHANNEL_SHUFFLES]
+            for owner, name, original in _cut_originals:
+                setattr(owner, name, _cutting(name, original))
+        outer = _cut_lists.get(me)
+        _cut_lists[me] = collected = []
     try:
-        yield cut_inputs
+        yield collected
     finally:
-        for owner, name, original in originals:
-            setattr(owner, name, original)
+        with _cut_lock:
+            if outer is None:
+                del _cut_lists[me]
+            else:
+                _cut_lists[me] = outer
+            if not _cut_lists:
+                for owner, name, original in _cut_originals:
+                    setattr(owner, name, original)
+                _cut_originals.clear()
 
 
 _RESHAPES = frozenset({torch.Tensor.view, torch.Tensor.reshape, torch.reshape, torch.Tensor.unflatten, torch.unflatten})

@@ -164,6 +164,24 @@ def test_shufflenet_prunes_only_channels_that_never_cross_a_shuffle():
     assert shufflenetv2.channel_shuffle.__name__ == "channel_shuffle"  # the tracing patch was undone
 
 
+def test_channel_shuffle_cut_is_per_thread_and_undone():
+    import threading
+
+    from core_pruning.custom_layers import cut_at_channel_shuffles
+
+    x = torch.randn(1, 4, 2, 2, requires_grad=True)
+    seen = {}
+    with cut_at_channel_shuffles() as collected:
+        worker = threading.Thread(target=lambda: seen.update(out=shufflenetv2.channel_shuffle(x, 2)))
+        worker.start()
+        worker.join()
+        cut = shufflenetv2.channel_shuffle(x, 2)
+    assert len(collected) == 2 and collected[0] is x  # this thread's call was cut ...
+    assert seen["out"].grad_fn is not None and "View" in type(seen["out"].grad_fn).__name__  # ... the other's not
+    torch.testing.assert_close(cut, seen["out"])
+    assert shufflenetv2.channel_shuffle.__name__ == "channel_shuffle"
+
+
 class HandShuffle(nn.Module):
     """A channel shuffle written with view/transpose: Torch-Pruning would map its indices straight through."""
 
