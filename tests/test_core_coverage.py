@@ -99,8 +99,8 @@ def test_default_run_covers_every_family_or_says_why():
     families = {family(n) for n in ALL}
     covered = {family(n) for n in DEFAULT_RUN}
     # slow only: covered by test_core_engine.py (densenet, googlenet, vgg), by the grouped-conv test below
-    # (resnext, wide), by test_core_custom_layers.py on a small Swin (swin), or too slow for the default run at any input
-    # (alexnet's 9216x4096 classifier, maxvit)
+    # (resnext, wide), by test_core_custom_layers.py on a small Swin (swin), or too slow for the default run at any
+    # input (alexnet's 9216x4096 classifier, maxvit)
     slow_only = {"resnext", "wide", "densenet", "googlenet", "vgg", "alexnet", "swin", "maxvit"}
     assert families <= covered | slow_only, sorted(families - covered - slow_only)
 
