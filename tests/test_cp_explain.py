@@ -191,16 +191,16 @@ def test_explanations_name_the_planted_side_without_being_told(side, k, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known open defect (issue 18): passed on the generator before the limb "
-                   "coupling (2026-12-03 15:31), fails on the current one (16:27: the right-planted infant's top two "
-                   "attention joints were l_ankle, l_elbow); strict, so a fix shows up as XPASS")
 def test_one_model_gives_different_top_joints_to_infants_with_different_planted_joints():
     """Issue 18: per-infant explanations follow the infant's movement. One model trained on at-risk infants
     whose abnormal dynamics sit in the left wrist and ankle for half of them and in the right elbow and knee
     for the other half; two test infants, one of each kind, must get different top-2 joints from the attention,
-    each naming one of its own planted joints. (Occlusion importance, measured the same way on 2026-12-03,
-    failed this: the right-planted infant's top 2 were l_elbow, l_hip - freezing a joint is no neutral
-    reference for an at-risk prediction, see docs/cp_predict.md.)"""
+    each naming one of its own planted joints. The pooled SE attention failed this on the current generator
+    (2026-12-03 16:27: the right-planted infant's top two were l_ankle, l_elbow; both infants got the same
+    top two, a prior); the per-joint attention (``PerJointAttention``) computes each joint's weight from that
+    joint's own movement. (Occlusion importance, measured the same way on 2026-12-03, failed this too: the
+    right-planted infant's top 2 were l_elbow, l_hip - freezing a joint is no neutral reference for an
+    at-risk prediction, see docs/cp_predict.md.)"""
     from cp_predict.data import SkeletonSet
 
     torch.set_num_threads(1)

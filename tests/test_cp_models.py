@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from cp_predict.augment import AugmentConfig
 from cp_predict.metrics import auc_score
 from cp_predict.models import MODEL_NAMES, TrainConfig, create_model, model_from_state
-from cp_predict.models.attention import JointAttentionNet, JointChannelAttention
+from cp_predict.models.attention import JointAttentionNet, JointChannelAttention, PerJointAttention
 from cp_predict.models.stgcn import spatial_adjacency
 from cp_predict.preprocess import prepare
 from cp_predict.simulate import GeneratorConfig, generate
@@ -43,20 +44,55 @@ def test_interface_and_state_round_trip(name, data):
         assert imp.shape == (6, 18) and (imp >= 0).all()
 
 
-def test_attention_weights_are_per_joint_sigmoids():
-    att = JointChannelAttention(18)
+@pytest.mark.parametrize("module", [JointChannelAttention, PerJointAttention])
+def test_attention_weights_are_per_joint_sigmoids(module):
+    att = module(18)
     scaled, w = att(torch.rand(3, 8, 50, 18))
     assert w.shape == (3, 18) and ((w > 0) & (w < 1)).all()
-    net = JointAttentionNet().eval()
-    logit, weights, feats = net(torch.randn(2, 2, 300, 18))
-    assert logit.shape == (2,) and weights.shape == (2, 18) and feats.shape[-1] == 18
+    for kind in ("per_joint", "pooled"):
+        net = JointAttentionNet(attention=kind).eval()
+        logit, weights, feats = net(torch.randn(2, 2, 300, 18))
+        assert logit.shape == (2,) and weights.shape == (2, 18) and feats.shape[-1] == 18
+    with pytest.raises(ValueError, match="unknown attention"):
+        JointAttentionNet(attention="global")
 
 
-def test_attention_scales_each_joint_by_its_weight():
-    att = JointChannelAttention(18)
+@pytest.mark.parametrize("module", [JointChannelAttention, PerJointAttention])
+def test_attention_scales_each_joint_by_its_weight(module):
+    att = module(18)
     h = torch.rand(2, 8, 30, 18)
     scaled, w = att(h)
     torch.testing.assert_close(scaled, h * w[:, None, None, :])
+
+
+def test_per_joint_attention_weight_follows_that_joints_own_features_only():
+    """Issue 18: changing one joint's movement features changes that joint's weight and no other's (the pooled
+    SE module mixes all joints in its MLP, so there every weight moves)."""
+    torch.manual_seed(0)
+    h = torch.rand(2, 8, 30, 18)
+    changed = h.clone()
+    changed[:, :, :, 4] = changed[:, :, :, 4] * 3.0 + torch.rand(2, 8, 30)
+    per_joint = PerJointAttention(18)
+    nn.init.normal_(per_joint.mlp[-1].weight)
+    w, w2 = per_joint(h)[1], per_joint(changed)[1]
+    others = [j for j in range(18) if j != 4]
+    assert (w2[:, 4] - w[:, 4]).abs().min() > 1e-3
+    torch.testing.assert_close(w2[:, others], w[:, others])
+    pooled = JointChannelAttention(18)
+    assert (pooled(changed)[1][:, others] - pooled(h)[1][:, others]).abs().max() > 1e-3
+
+
+def test_new_models_record_per_joint_attention_and_old_states_rebuild_the_pooled_one(data):
+    x, y, xt, _ = data
+    model = create_model("attention", FAST).fit(x[:16], y[:16], 25.0, seed=0)
+    assert model.net_config["attention"] == "per_joint" and isinstance(model.net.attention, PerJointAttention)
+    legacy = create_model("attention", FAST, {"attention": "pooled"}).fit(x[:16], y[:16], 25.0, seed=0)
+    state = legacy.state()
+    del state["net_config"]["attention"]  # as saved before the kind was recorded (the shipped weights' era)
+    again = model_from_state(state)
+    assert isinstance(again.net.attention, JointChannelAttention) and again.net_config["attention"] == "pooled"
+    np.testing.assert_allclose(again.decision_function(xt[:4], 25.0), legacy.decision_function(xt[:4], 25.0),
+                               rtol=1e-5, atol=1e-6)
 
 
 
@@ -149,8 +185,11 @@ def test_small_sets_get_a_minimum_number_of_updates(data):
 
 
 def test_attention_model_learns_quickly(data):
+    """150 updates on 160 infants. (12 epochs = 60 updates passed only by the luck of the unseeded initial
+    weights: with them seeded, test AUC 0.54-0.85 over seeds 0-2 for either attention module; at 30 epochs
+    0.995-1.000 per-joint, 0.987-0.996 pooled, 2026-12-04.)"""
     x, y, xt, yt = data
-    cfg = TrainConfig(epochs=12, batch_size=32, min_steps=0, augment=AugmentConfig(flip=True))
+    cfg = TrainConfig(epochs=30, batch_size=32, min_steps=0, augment=AugmentConfig(flip=True))
     model = create_model("attention", cfg).fit(x, y, 25.0, seed=0)
     assert model.history[-1] < model.history[0]
-    assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.85
+    assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.95

@@ -66,6 +66,43 @@ class JointChannelAttention(nn.Module):
         return h * weights[:, None, None, :], weights
 
 
+#: :class:`PerJointAttention` stores its per-joint offsets divided by this, so AdamW's roughly lr-sized steps move
+#: them 16 times faster: with the plain offset (~400 steps at lr 2e-3 move it by < 1) the priors stayed near 0 and
+#: uninformative joints whose movement looked unusual got weight (per-infant top joints off the planted side for
+#: 9 of 12 side tests, 2026-12-04; docs/notes/cp_predict.md).
+PRIOR_SCALE = 16.0
+
+
+class PerJointAttention(nn.Module):
+    """Attention computed from each joint's own movement: ``(N, F, T, V) -> (scaled, weights (N, V))``.
+
+    Each joint's descriptor is the time mean and standard deviation of its F encoded features (the encoder sees
+    one joint's positions and velocities along time only, so this summarises that joint's movement: amplitude,
+    speed, its temporal frequency content). One small MLP, **shared by all joints**, maps a descriptor to a score,
+    and a learned per-joint offset keeps a prior: ``w_j = sigmoid(mlp(d_j) + PRIOR_SCALE * b_j)``. Because the MLP is the same
+    for every joint and sees no other joint, a joint's weight can only rise above its prior through what *this*
+    infant's joint does; the pooled SE squeeze (:class:`JointChannelAttention`) mixes all 18 joints' averages in
+    one MLP and collapsed to an almost fixed prior (docs/cp_predict.md).
+    """
+
+    def __init__(self, joints: int = NUM_JOINTS, features: int = 8, hidden: int = 16) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+        self.prior = nn.Parameter(torch.zeros(joints))
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        descriptor = torch.cat([h.mean(dim=2), h.std(dim=2)], dim=1).transpose(1, 2)  # (N, V, 2F)
+        weights = torch.sigmoid(self.mlp(descriptor).squeeze(-1) + PRIOR_SCALE * self.prior)
+        return h * weights[:, None, None, :], weights
+
+
+#: ``attention=`` of :class:`JointAttentionNet`: ``per_joint`` (new models) or ``pooled`` (the SE squeeze of the
+#: models saved before 2026-12-04, whose saved ``net_config`` has no ``attention`` key).
+ATTENTION_KINDS = ("per_joint", "pooled")
+DEFAULT_ATTENTION = "per_joint"
+LEGACY_ATTENTION = "pooled"
+
+
 def _conv_bn_relu(conv: nn.Module, width: int, dims: int) -> list[nn.Module]:
     bn = nn.BatchNorm2d(width) if dims == 2 else nn.BatchNorm1d(width)
     return [conv, bn, nn.ReLU(inplace=True)]
@@ -77,13 +114,15 @@ class JointAttentionNet(nn.Module):
     ``in_channels``: coordinates per joint (x, y); ``velocity``: append frame differences; ``joint_features``:
     encoder features per joint; ``hidden``: width of the temporal CNN after the attention (its last layer has twice
     that); ``reduction``: the attention MLP's bottleneck (joints / reduction); ``kernel``: the first encoder layer's
-    temporal kernel; ``dropout``: before the linear head.
+    temporal kernel; ``dropout``: before the linear head; ``attention``: one of :data:`ATTENTION_KINDS`.
     """
 
     def __init__(self, in_channels: int = 2, velocity: bool = True, joints: int = NUM_JOINTS,
                  joint_features: int = 8, hidden: int = 48, reduction: int = 2, kernel: int = 9,
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, attention: str = DEFAULT_ATTENTION) -> None:
         super().__init__()
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(f"unknown attention {attention!r} (choose from {', '.join(ATTENTION_KINDS)})")
         self.velocity = velocity
         c = in_channels * (2 if velocity else 1)
         pad = kernel // 2
@@ -94,7 +133,8 @@ class JointAttentionNet(nn.Module):
                            joint_features, 2),
             *_conv_bn_relu(nn.Conv2d(joint_features, joint_features, (5, 1), padding=(2, 0)), joint_features, 2),
         )
-        self.attention = JointChannelAttention(joints, reduction)
+        self.attention = (PerJointAttention(joints, joint_features) if attention == "per_joint"
+                          else JointChannelAttention(joints, reduction))
         self.backbone = nn.Sequential(
             *_conv_bn_relu(nn.Conv1d(joint_features * joints, hidden, 3, padding=1), hidden, 1),
             *_conv_bn_relu(nn.Conv1d(hidden, hidden, 5, stride=2, padding=2), hidden, 1),

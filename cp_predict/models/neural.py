@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cp_predict.augment import AugmentConfig, augment
-from cp_predict.models.attention import JointAttentionNet
+from cp_predict.models.attention import DEFAULT_ATTENTION, LEGACY_ATTENTION, JointAttentionNet
 from cp_predict.models.base import RiskModel
 from cp_predict.models.stgcn import STGCN
 from cp_predict.preprocess import windows
@@ -67,6 +67,8 @@ class TorchRiskModel(RiskModel):
             raise ValueError(f"unknown architecture {arch!r}")
         self.name = arch
         self.net_config = dict(net_config or {})
+        if arch == "attention":  # recorded, so a saved model rebuilds the same attention module
+            self.net_config.setdefault("attention", DEFAULT_ATTENTION)
         self.train_config = train_config or TrainConfig()
         self.net = ARCHITECTURES[arch](**self.net_config)
         self.history: list[float] = []
@@ -80,6 +82,7 @@ class TorchRiskModel(RiskModel):
             self.net = copy.deepcopy(init.net)
             self.prune_plan = copy.deepcopy(init.prune_plan)
         else:
+            torch.manual_seed(seed)  # the initial weights follow ``seed`` too, not the process's RNG history
             self.net = ARCHITECTURES[self.name](**self.net_config)
             self.prune_plan = None
         cfg = self.train_config
@@ -213,7 +216,10 @@ class TorchRiskModel(RiskModel):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TorchRiskModel:
-        model = cls(state["name"], state["net_config"], TrainConfig.from_dict(state["train_config"]))
+        net_config = dict(state["net_config"])
+        if state["name"] == "attention":  # saved before the attention kind was recorded: the pooled SE module
+            net_config.setdefault("attention", LEGACY_ATTENTION)
+        model = cls(state["name"], net_config, TrainConfig.from_dict(state["train_config"]))
         if state.get("prune_plan"):
             from cp_predict.models.pruned import replay_plan
 
