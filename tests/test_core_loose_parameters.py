@@ -83,3 +83,19 @@ def test_cli_option_errors_are_one_line(tmp_path, capsys, value, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_training_methods_take_the_option_too():
+    """SFP/HFP/GHFP/CAC/DAIS share TrainingPruner: its masks see the table's channels, its plan records them."""
+    from core_pruning.training.hfp import HFP
+
+    model = _model()
+    pruner = HFP(model, X, target_flops=0.6, unwrapped_parameters={"affine": 0})
+    gi = next(i for i, g in enumerate(pruner.masks.groups) if g.root_name == "c1")
+    pruner.masks.keep[gi][:4] = False
+    result = pruner.finalize()
+    assert result.model.c1.out_channels == 12 and result.model.affine.shape == (12, 2)
+    assert result.plan.unwrapped_parameters == {"affine": 0}
+    fresh = cp.apply_plan(_model(), cp.PruningPlan.from_dict(result.plan.to_dict()), X)
+    assert fresh.affine.shape == (12, 2)
+    assert not any(g.root_name == "c1" for g in HFP(_model(), X, target_flops=0.6).masks.groups)  # without it: whole

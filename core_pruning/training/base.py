@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -47,19 +47,21 @@ class TrainingPruner(Callback):
 
     ``target_flops``: fraction of the model's conv/linear MACs to keep (``0.5`` halves them); the final
     model lands within ``tolerance`` below it. ``ignored_layers`` are never pruned (the layers producing
-    the model output never are); every group keeps at least ``min_channels`` channels.
+    the model output never are); every group keeps at least ``min_channels`` channels. ``unwrapped_parameters``
+    (``{parameter name: channel dimension}``) as in :func:`core_pruning.prune`; the plan records it.
     """
 
     name: ClassVar[str] = ""
 
     def __init__(self, model: nn.Module, example_inputs: Any, target_flops: float = 0.5, *,
                  ignored_layers: Iterable[nn.Module | str] | None = None, min_channels: int = 1,
-                 tolerance: float = 0.02) -> None:
+                 tolerance: float = 0.02, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         self.target_flops = check_fraction(target_flops, "target_flops")
         self.tolerance = check_fraction(tolerance, "tolerance")
         self.model = model
         self.example_inputs = example_inputs
-        self.masks = ChannelMasks(model, example_inputs, ignored_layers, min_channels)
+        self.unwrapped_parameters = {str(k): v for k, v in (unwrapped_parameters or {}).items()}
+        self.masks = ChannelMasks(model, example_inputs, ignored_layers, min_channels, self.unwrapped_parameters)
         self.finalized = False
 
     def options(self) -> dict[str, Any]:
@@ -103,7 +105,8 @@ class TrainingPruner(Callback):
         flops_before, params_before = count_flops_params(model, example)
         masked_fraction = self.masks.flops_fraction()
         plan = PruningPlan(steps=[self.masks.plan_step()], criterion=self.name, options=self.options(),
-                           target={"kind": "flops", "fraction": self.target_flops}, model_class=type(model).__name__)
+                           target={"kind": "flops", "fraction": self.target_flops}, model_class=type(model).__name__,
+                           unwrapped_parameters=self.unwrapped_parameters)
         removed = self.masks.removed_per_layer()
         apply_plan(model, plan, example)
         self.finalized = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -41,9 +41,10 @@ class CAC(TrainingPruner):
                  criterion: str = "loss", drop_prob: float = 0.1, gate_per: str = "sample", decay: float = 0.99,
                  start: float = 0.05, end: float = 0.5, interval: int | None = None, min_off: float = 5.0,
                  seed: int = 0, ignored_layers: Iterable[nn.Module | str] | None = None, min_channels: int = 1,
-                 tolerance: float = 0.02) -> None:
+                 tolerance: float = 0.02, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         super().__init__(model, example_inputs, target_flops, ignored_layers=ignored_layers,
-                         min_channels=min_channels, tolerance=tolerance)
+                         min_channels=min_channels, tolerance=tolerance,
+                         unwrapped_parameters=unwrapped_parameters)
         if criterion not in CRITERIA:
             raise InputError(f"unknown CAC criterion {criterion!r}; choose from {', '.join(CRITERIA)}")
         if gate_per not in GATE_MODES:

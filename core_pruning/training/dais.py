@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -36,9 +36,10 @@ class DAIS(TrainingPruner):
                  t_start: float = 1.0, t_end: float = 0.05, alpha_init: float = 2.0, alpha_lr: float = 0.05,
                  l1: float = 0.01, flops_weight: float = 5.0, batch_size: int = 64, seed: int = 0,
                  ignored_layers: Iterable[nn.Module | str] | None = None, min_channels: int = 1,
-                 tolerance: float = 0.02) -> None:
+                 tolerance: float = 0.02, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         super().__init__(model, example_inputs, target_flops, ignored_layers=ignored_layers,
-                         min_channels=min_channels, tolerance=tolerance)
+                         min_channels=min_channels, tolerance=tolerance,
+                         unwrapped_parameters=unwrapped_parameters)
         if heldout is None or len(heldout) == 0:
             raise InputError("DAIS needs a non-empty held-out split for its indicator updates")
         if not 0.0 < t_end <= t_start or not math.isfinite(t_start):

@@ -27,7 +27,7 @@ share of FLOPs removed (our budgets are FLOPs, not per-layer filter rates).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -74,9 +74,10 @@ class FilterPruning(TrainingPruner):
     def __init__(self, model: nn.Module, example_inputs: Any, target_flops: float = 0.5, *,
                  criterion: str | Criterion = "l2", schedule: str = "constant",
                  ignored_layers: Iterable[nn.Module | str] | None = None, min_channels: int = 1,
-                 tolerance: float = 0.02) -> None:
+                 tolerance: float = 0.02, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         super().__init__(model, example_inputs, target_flops, ignored_layers=ignored_layers,
-                         min_channels=min_channels, tolerance=tolerance)
+                         min_channels=min_channels, tolerance=tolerance,
+                         unwrapped_parameters=unwrapped_parameters)
         if schedule not in SCHEDULES:
             raise InputError(f"unknown pruning schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
         self.criterion = get_criterion(criterion, example_inputs=example_inputs) if isinstance(criterion, str) \

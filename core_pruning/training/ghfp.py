@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -43,9 +43,10 @@ class GHFP(FilterPruning):
                  mode: str = "scale", hard_start: float = 0.0, hard_end: float = 1.0,
                  criterion: str | Criterion = "l2", schedule: str = "constant",
                  ignored_layers: Iterable[nn.Module | str] | None = None, min_channels: int = 1,
-                 tolerance: float = 0.02) -> None:
+                 tolerance: float = 0.02, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         super().__init__(model, example_inputs, target_flops, criterion=criterion, schedule=schedule,
-                         ignored_layers=ignored_layers, min_channels=min_channels, tolerance=tolerance)
+                         ignored_layers=ignored_layers, min_channels=min_channels, tolerance=tolerance,
+                         unwrapped_parameters=unwrapped_parameters)
         if mode not in MODES:
             raise InputError(f"unknown GHFP mode {mode!r}; choose from {', '.join(MODES)}")
         if not 0.0 <= hard_start < hard_end <= 1.0:

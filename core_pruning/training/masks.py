@@ -18,7 +18,7 @@ those vectors into the three things the methods need:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,12 @@ class ChannelMasks:
     """Keep masks per root channel of every prunable group of ``model`` (see module docstring).
 
     ``ignored_layers`` (modules, names, glob patterns) are never pruned, nor are layers producing the
-    model output. ``min_channels``: the fewest channels any group may keep.
+    model output. ``min_channels``: the fewest channels any group may keep. ``unwrapped_parameters``: loose
+    parameters' channel dimensions, as in :func:`core_pruning.prune`.
     """
 
     def __init__(self, model: nn.Module, example_inputs: Any, ignored_layers: Iterable[nn.Module | str] | None = None,
-                 min_channels: int = 1) -> None:
+                 min_channels: int = 1, unwrapped_parameters: Mapping[str, int] | None = None) -> None:
         if min_channels < 1:
             raise InputError("min_channels must be >= 1")
         try:
@@ -84,7 +85,7 @@ class ChannelMasks:
         self.model = model
         self.example_inputs = example_inputs
         self.min_channels = min_channels
-        self.dg = build_graph(model, example_inputs)
+        self.dg = build_graph(model, example_inputs, unwrapped_parameters)
         self.groups: list[ChannelGroup] = collect_groups(self.dg, [*ignored, *output_layers(model, example_inputs)])
         if not self.groups:
             raise InputError("the model has no prunable channel groups")
