@@ -11,7 +11,11 @@ of infant i uses the out-of-fold scores of the other 11). With 12 infants (4 abn
 accuracy by 8 points: claim nothing beyond what the intervals show, and read every deep-model number beside
 the one-feature speed threshold. The paper reports 11/12 for its model.
 
-    python benchmarks/cp_minirgbd_loso.py [--models attention,attention+init,stgcn,logreg,speed] [--seeds 3]
+    python benchmarks/cp_minirgbd_loso.py [--models attention,attention+init,attention+speed,stgcn,logreg,speed] \
+        [--seeds 3]
+
+With ``--seeds N > 1`` each neural model also gets a row "(mean of N seeds)": the mean of its seeds' out-of-fold
+probabilities, an ensemble fixed in advance (every member of infant i's mean was trained without infant i).
 """
 
 from __future__ import annotations
@@ -54,6 +58,23 @@ def row(name: str, metrics: dict, labels: np.ndarray | None = None, probs: np.nd
             "90% coverage": "" if labels is None else loo_conformal_coverage(labels, probs)}
 
 
+def variant(name: str, init, init_source: str) -> tuple[str, dict]:
+    """``attention[+init|+speed]``, ``stgcn``, ``logreg``, ``speed`` -> (model kind, extra ``train`` arguments).
+
+    ``+init``: fine-tune ``init`` in every fold; ``+speed``: the attention network with the speed channel
+    (``JointAttentionNet(speed_channel=True)``, from scratch). Fixed before any run: nothing is chosen per fold.
+    """
+    kind, *options = name.split("+")
+    unknown = set(options) - {"init", "speed"}
+    if unknown or (options and kind != "attention") or len(options) > 1:
+        raise SystemExit(f"unknown model variant {name!r}")
+    if "init" in options:
+        return kind, {"init": init, "init_source": init_source}
+    if "speed" in options:
+        return kind, {"net_config": {"speed_channel": True}}
+    return kind, {}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="attention,stgcn,logreg,speed")
@@ -69,18 +90,25 @@ def main() -> int:
     rows, results = [], {}
     init = load_model(args.init)
     for name in args.models.split(","):
-        seeds = range(args.seeds) if name in ("attention", "stgcn", "attention+init") else [0]
+        kind, extra = variant(name, init, args.init or "shipped weights")
+        seeds = range(args.seeds) if kind in ("attention", "stgcn") else [0]
+        seed_probs = []
         for seed in seeds:
-            kind, extra = ("attention", {"init": init, "init_source": args.init or "shipped weights"}) \
-                if name == "attention+init" else (name, {})
             trained = train(data, kind, cv="loso", seed=seed, train_config=TrainConfig(epochs=args.epochs),
                             progress=lambda m, n=name: print(f"[{n}] {m}", file=sys.stderr, flush=True), **extra)
             label = name if len(seeds) == 1 else f"{name} (seed {seed})"
             oof = np.array([r["probability"] for r in trained.report["cv"]["out_of_fold"]])
+            seed_probs.append(oof)
             rows.append(row(label, trained.report["cv"]["metrics"], data.labels, oof))
             results[label] = trained.report["cv"]
             print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)  # each row as it comes
             save_json(results, Path(args.out))
+        if len(seed_probs) > 1:  # the seed ensemble: each infant's probability from models that never saw it
+            mean = np.mean(seed_probs, axis=0)
+            label = f"{name} (mean of {len(seed_probs)} seeds)"
+            rows.append(row(label, classification_report(data.labels, mean), data.labels, mean))
+            results[label] = {"probabilities": dict(zip(data.names, np.round(mean, 4).tolist(), strict=True))}
+            print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)
     x = prepare(data, init.preprocess)
     p = sigmoid(init.final.decision_function(x, init.preprocess.fps) / init.temperature)
     rows.append(row("shipped model (synthetic only, no MINI-RGBD training)", classification_report(data.labels, p),

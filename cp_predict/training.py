@@ -152,7 +152,9 @@ def train(
                                for n, y, p in zip(skeletons.names, labels, probs, strict=True)]},
         "temperature": temperature,
         "train_config": cfg.to_dict() if model_name in ("attention", "stgcn") else {},
-        "net_config": dict(net_config or {}) if model_name in ("attention", "stgcn") else {},
+        # the network's own settings, defaults included (e.g. which attention module), as its state records them
+        "net_config": (dict(getattr(final, "net_config", None) or net_config or {})
+                       if model_name in ("attention", "stgcn") else {}),
         "preprocess": pre.to_dict(),
         "seeds": {"split": seed, "folds": [seed + 1000 * (f + 1) for f in range(len(folds))], "final": seed},
         "init": init_source if start_from is not None else None,

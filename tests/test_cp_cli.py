@@ -77,7 +77,8 @@ def test_train_attention_json_and_held_out_test(workdir, capsys):
     code, stdout, _ = run(capsys, "train", "--data", workdir / "test.npz", "--out", workdir / "rot", "--epochs", 1,
                           "--cv", "kfold", "--folds", 2, "--rotate", "--no-velocity", "--json")
     report = json.loads(stdout)
-    assert code == 0 and report["preprocess"]["rotate"] is True and report["net_config"] == {"velocity": False}
+    assert code == 0 and report["preprocess"]["rotate"] is True
+    assert report["net_config"] == {"velocity": False, "attention": "per_joint"}
     from cp_predict.predictor import load_model
 
     assert load_model(workdir / "rot").preprocess.rotate

@@ -193,3 +193,22 @@ def test_attention_model_learns_quickly(data):
     model = create_model("attention", cfg).fit(x, y, 25.0, seed=0)
     assert model.history[-1] < model.history[0]
     assert auc_score(yt, model.decision_function(xt, 25.0)) > 0.95
+
+
+def test_speed_channel_feeds_the_heads_log_limb_speed(data):
+    from cp_predict.features import mean_limb_speed
+    from cp_predict.models.attention import log_limb_speed
+    from cp_predict.skeleton import END_EFFECTORS
+
+    x = data[0][:4]
+    expected = np.log(mean_limb_speed(x, 25.0) / 25.0 + 1e-4)
+    np.testing.assert_allclose(log_limb_speed(torch.from_numpy(x))[:, 0].numpy(), expected, rtol=1e-4)
+    net = JointAttentionNet(speed_channel=True).eval()
+    assert net.head.in_features == JointAttentionNet().head.in_features + 1
+    faster = torch.from_numpy(x).clone()
+    faster[:, :, 1::2, list(END_EFFECTORS)] += 0.05  # wrists and ankles jitter: faster limbs, same posture
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.weight[0, -1] = 1.0  # the logit is the normalised speed alone
+        slow_logit, fast_logit = net(torch.from_numpy(x))[0], net(faster)[0]
+    assert (fast_logit > slow_logit).all()

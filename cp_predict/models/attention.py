@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cp_predict.skeleton import NUM_JOINTS
+from cp_predict.skeleton import LIMBS, NUM_JOINTS
 
 
 def add_velocity(x: torch.Tensor) -> torch.Tensor:
@@ -36,6 +36,16 @@ def add_velocity(x: torch.Tensor) -> torch.Tensor:
     vel = torch.zeros_like(x)
     vel[:, :, 1:] = x[:, :, 1:] - x[:, :, :-1]
     return torch.cat([x, vel], dim=1)
+
+
+def log_limb_speed(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 1)``: log mean speed (per frame) of the wrists and ankles relative to their shoulder/hip, from
+    ``(N, 2, T, V)`` positions -- the torch twin of :func:`cp_predict.features.mean_limb_speed` (up to fps)."""
+    prox = [chain[0] for chain in LIMBS.values()]
+    dist = [chain[-1] for chain in LIMBS.values()]
+    rel = x[:, :2, :, dist] - x[:, :2, :, prox]
+    speed = (rel[:, :, 1:] - rel[:, :, :-1]).norm(dim=1).mean(dim=(1, 2))
+    return torch.log(speed + 1e-4)[:, None]
 
 
 class JointBatchNorm(nn.Module):
@@ -79,10 +89,10 @@ class PerJointAttention(nn.Module):
     Each joint's descriptor is the time mean and standard deviation of its F encoded features (the encoder sees
     one joint's positions and velocities along time only, so this summarises that joint's movement: amplitude,
     speed, its temporal frequency content). One small MLP, **shared by all joints**, maps a descriptor to a score,
-    and a learned per-joint offset keeps a prior: ``w_j = sigmoid(mlp(d_j) + PRIOR_SCALE * b_j)``. Because the MLP is the same
-    for every joint and sees no other joint, a joint's weight can only rise above its prior through what *this*
-    infant's joint does; the pooled SE squeeze (:class:`JointChannelAttention`) mixes all 18 joints' averages in
-    one MLP and collapsed to an almost fixed prior (docs/cp_predict.md).
+    and a learned per-joint offset keeps a prior: ``w_j = sigmoid(mlp(d_j) + PRIOR_SCALE * b_j)``. Because the MLP
+    is the same for every joint and sees no other joint, a joint's weight can only move off its prior through
+    what *this* infant's joint does; the pooled SE squeeze (:class:`JointChannelAttention`) mixes all 18 joints'
+    averages in one MLP and collapsed to an almost fixed prior (docs/cp_predict.md).
     """
 
     def __init__(self, joints: int = NUM_JOINTS, features: int = 8, hidden: int = 16) -> None:
@@ -114,12 +124,15 @@ class JointAttentionNet(nn.Module):
     ``in_channels``: coordinates per joint (x, y); ``velocity``: append frame differences; ``joint_features``:
     encoder features per joint; ``hidden``: width of the temporal CNN after the attention (its last layer has twice
     that); ``reduction``: the attention MLP's bottleneck (joints / reduction); ``kernel``: the first encoder layer's
-    temporal kernel; ``dropout``: before the linear head; ``attention``: one of :data:`ATTENTION_KINDS`.
+    temporal kernel; ``dropout``: before the linear head; ``attention``: one of :data:`ATTENTION_KINDS`;
+    ``speed_channel``: give the head the infant's log mean limb speed (:func:`log_limb_speed`, batch-normalised)
+    beside the pooled features (off by default; a lever for small real sets, where mean speed alone separates
+    MINI-RGBD's labels, see docs/cp_predict.md).
     """
 
     def __init__(self, in_channels: int = 2, velocity: bool = True, joints: int = NUM_JOINTS,
                  joint_features: int = 8, hidden: int = 48, reduction: int = 2, kernel: int = 9,
-                 dropout: float = 0.3, attention: str = DEFAULT_ATTENTION) -> None:
+                 dropout: float = 0.3, attention: str = DEFAULT_ATTENTION, speed_channel: bool = False) -> None:
         super().__init__()
         if attention not in ATTENTION_KINDS:
             raise ValueError(f"unknown attention {attention!r} (choose from {', '.join(ATTENTION_KINDS)})")
@@ -141,7 +154,8 @@ class JointAttentionNet(nn.Module):
             *_conv_bn_relu(nn.Conv1d(hidden, 2 * hidden, 5, stride=2, padding=2), 2 * hidden, 1),
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * hidden, 1)
+        self.speed_bn = nn.BatchNorm1d(1) if speed_channel else None
+        self.head = nn.Linear(2 * hidden + (1 if speed_channel else 0), 1)
 
     def forward(self, x: torch.Tensor, joint_dropout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(logit, attention weights (N, V), attended features (N, F, T', V))``.
@@ -149,6 +163,7 @@ class JointAttentionNet(nn.Module):
         ``joint_dropout``: in training mode, the probability of zeroing each joint's attended features (see the
         module docstring); ignored in ``eval()``. The returned features are the ones before that dropout.
         """
+        speed = None if self.speed_bn is None else self.speed_bn(log_limb_speed(x))
         if self.velocity:
             x = add_velocity(x)
         h = self.encoder(self.data_bn(x))
@@ -158,5 +173,6 @@ class JointAttentionNet(nn.Module):
         if self.training and joint_dropout > 0:
             kept = scaled * F.dropout(scaled.new_ones(n, 1, 1, v), joint_dropout, training=True)
         z = self.backbone(kept.permute(0, 1, 3, 2).reshape(n, f * v, t))
-        logit = self.head(self.dropout(z.mean(dim=2))).squeeze(1)
+        pooled = self.dropout(z.mean(dim=2))
+        logit = self.head(pooled if speed is None else torch.cat([pooled, speed], dim=1)).squeeze(1)
         return logit, weights, scaled
