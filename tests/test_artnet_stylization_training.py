@@ -1,4 +1,4 @@
-"""The decoder's ``adain`` objective: the stylisation split, paired crops, the losses and a resumable run."""
+"""The decoder's ``adain`` and ``teacher`` objectives: the stylisation split, paired crops, the losses, resumable runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from artnet.cli import main
 from artnet.data import STYLIZATION_SPLIT, TRAIN_WHEEL, PairCrops, shared_style_images, split_images, wheel_image
 from artnet.decoder import Decoder
 from artnet.encoder import GoogLeNetEncoder
-from artnet.train_decoder import DecoderConfig, stylization_losses
+from artnet.train_decoder import DecoderConfig, imitation_losses, stylization_losses
 from artnet.transforms import adain_batch
 
 
@@ -57,6 +57,9 @@ class _TinyTeacher(torch.nn.Module):
         self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, 4, 3, padding=1) for c in (3, 4, 4, 4))
         self.requires_grad_(False)
 
+    def forward(self, x):  # the compact features the teacher's decoder takes
+        return self.features(x)["relu4_1"]
+
     def features(self, x, aux=True, upto=None):
         out = {}
         for k, conv in enumerate(self.convs, 1):
@@ -82,6 +85,41 @@ def test_training_steps_lower_the_objective():
         optimizer.step()
     after = {k: float(v.detach()) for k, v in stylization_losses(encoder, decoder, teacher, batch, config).items()}
     assert after["loss"] < 0.8 * before["loss"]
+
+
+def test_imitation_steps_pull_the_output_toward_the_teachers_result():
+    torch.manual_seed(0)
+    encoder = GoogLeNetEncoder().eval().requires_grad_(False)
+    decoder = Decoder(encoder.out_channels, (16, 8, 8, 8))
+    teacher = _TinyTeacher()
+    teacher_decoder = torch.nn.Sequential(torch.nn.Upsample(scale_factor=8), torch.nn.Conv2d(4, 3, 3, padding=1),
+                                          torch.nn.Sigmoid()).requires_grad_(False)
+    batch = torch.rand(4, 3, 32, 32)
+    config = DecoderConfig(objective="teacher", style_weight=0.0, reconstruction_weight=0.0)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=3e-3)
+    before = imitation_losses(encoder, decoder, teacher, teacher_decoder, batch, config)
+    assert {"imitation", "imitation_pixel", "reconstruction", "loss"} <= set(before) and "style" not in before
+    for _ in range(30):
+        losses = imitation_losses(encoder, decoder, teacher, teacher_decoder, batch, config)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+    after = imitation_losses(encoder, decoder, teacher, teacher_decoder, batch, config)
+    assert float(after["imitation"]) < 0.8 * float(before["imitation"])
+    with_style = imitation_losses(encoder, decoder, teacher, teacher_decoder, batch,
+                                  DecoderConfig(objective="teacher", style_weight=1.0))
+    assert "style" in with_style
+
+
+@pytest.mark.shared
+def test_teacher_objective_run_logs_validation_ratios(tmp_path, capsys, shared_dir):
+    command = ["train-decoder", "--objective", "teacher", "--run", str(tmp_path / "run"), "--steps", "2",
+               "--batch", "1", "--crop", "64", "--threads", "1", "--validation-size", "64", "--style-weight", "0",
+               "--no-progress", "--json"]
+    assert main(command) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["objective"] == "teacher" and summary["steps"] == 2 and "train_imitation_last50" in summary
+    assert summary["val_content_ratio"] > 0 and summary["val_style_ratio"] > 0
 
 
 @pytest.mark.shared

@@ -1,8 +1,9 @@
 """``python -m artnet train-decoder``: train the decoder to invert the (pruned) encoder.
 
 Reconstruction training (pixel L1 + teacher perceptual loss), or with ``--objective adain`` the teacher-scored
-content + style loss on training content x style pairs (:mod:`artnet.train_decoder`), in a run folder that the
-same command resumes. ``--export`` writes the final weights and a JSON card beside them.
+content + style loss on training content x style pairs, or with ``--objective teacher`` imitation of the teacher's
+AdaIN results on those pairs (:mod:`artnet.train_decoder`), in a run folder that the same command resumes.
+``--export`` writes the final weights and a JSON card beside them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from artnet.commands.common import (
     training_card,
 )
 
+#: artnet.train_decoder.OBJECTIVES, spelled out so that ``--help`` does not import torch
+OBJECTIVES = ("reconstruction", "adain", "teacher")
+
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -29,13 +33,16 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
                         help="encoder weights (default: shipped pruned encoder) or imagenet")
     parser.add_argument("--perceptual-weight", type=float, default=0.05,
                         help="weight of the perceptual term (0.05)")
-    parser.add_argument("--objective", choices=("reconstruction", "adain"), default="reconstruction",
-                        help="reconstruction (invert the encoder) or adain (teacher-scored content + style loss on "
-                             "train content x style pairs, plus reconstruction; see artnet.train_decoder)")
-    parser.add_argument("--content-weight", type=float, default=1.0, help="adain objective: content term weight (1)")
-    parser.add_argument("--style-weight", type=float, default=1.0, help="adain objective: style term weight (1)")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="reconstruction",
+                        help="reconstruction (invert the encoder), adain (teacher-scored content + style loss on "
+                             "train content x style pairs, plus reconstruction) or teacher (imitate the teacher's "
+                             "AdaIN result on those pairs, plus reconstruction); see artnet.train_decoder")
+    parser.add_argument("--content-weight", type=float, default=1.0,
+                        help="adain: content term weight; teacher: imitation term weight (1)")
+    parser.add_argument("--style-weight", type=float, default=1.0,
+                        help="adain/teacher objective: style term weight (1; 0 leaves it out of teacher)")
     parser.add_argument("--reconstruction-weight", type=float, default=1.0,
-                        help="adain objective: weight of the reconstruction term (1)")
+                        help="adain/teacher objective: weight of the reconstruction term (1)")
     parser.add_argument("--init", default="", help="start from these decoder weights (e.g. weights/artnet_decoder.pt) "
                                                    "instead of random ones")
     parser.add_argument("--validation-size", type=size_arg, default=256,
