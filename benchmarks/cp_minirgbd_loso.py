@@ -14,8 +14,11 @@ the one-feature speed threshold. The paper reports 11/12 for its model.
     python benchmarks/cp_minirgbd_loso.py [--models attention,attention+init,attention+speed,stgcn,logreg,speed] \
         [--seeds 3]
 
-With ``--seeds N > 1`` each neural model also gets a row "(mean of N seeds)": the mean of its seeds' out-of-fold
-probabilities, an ensemble fixed in advance (every member of infant i's mean was trained without infant i).
+Last column: balanced accuracy when each infant's decision threshold is fitted on the other infants' out-of-fold
+logits (:func:`fold_threshold_decisions`) instead of the fixed 0.5 of the calibrated probability (temperature
+scaling cannot move the cut). With ``--seeds N > 1`` each neural model also gets a row "(mean of N seeds)":
+the mean of its seeds' out-of-fold probabilities (and logits), an ensemble fixed in advance (every member of
+infant i's mean was trained without infant i).
 """
 
 from __future__ import annotations
@@ -31,14 +34,40 @@ from cp_common import cell, header, save_json, table
 from cp_predict.calibration import sigmoid
 from cp_predict.formats import read_npz
 from cp_predict.interval import conformal_calibration, conformal_interval, coverage
-from cp_predict.metrics import classification_report, wilson_interval
+from cp_predict.metrics import balanced_accuracy, classification_report, wilson_interval
 from cp_predict.models import TrainConfig
 from cp_predict.predictor import load_model
 from cp_predict.preprocess import prepare
 from cp_predict.training import train
 from prunelab.paths import shared_path
 
-COLUMNS = ("model", "accuracy", "sensitivity", "specificity", "balanced acc.", "AUC", "Brier", "90% coverage")
+COLUMNS = ("model", "accuracy", "sensitivity", "specificity", "balanced acc.", "AUC", "Brier", "90% coverage",
+           "bal. acc., fold threshold")
+
+
+def fold_threshold_decisions(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Leave-one-out decisions with a threshold fitted inside the training folds: infant i is called at risk when
+    its out-of-fold score reaches the cut that maximises balanced accuracy over the **other** infants' out-of-fold
+    scores (midpoints between neighbouring scores; ties: the cut nearest the default 0). Infant i's label is not
+    used for its own cut (its model never saw it either)."""
+    decisions = np.zeros(len(labels), dtype=bool)
+    for i in range(len(labels)):
+        others = np.arange(len(labels)) != i
+        z, y = scores[others], labels[others]
+        values = np.unique(z)
+        cuts = np.concatenate([[values[0] - 1.0], (values[1:] + values[:-1]) / 2, [values[-1] + 1.0]])
+        best = max(cuts, key=lambda c: (balanced_accuracy(y, z >= c), -abs(c)))
+        decisions[i] = scores[i] >= best
+    return decisions
+
+
+def fold_threshold_cell(labels: np.ndarray, scores: np.ndarray | None) -> str:
+    if scores is None:
+        return ""
+    decisions = fold_threshold_decisions(labels, scores)
+    sens, spec = int(decisions[labels == 1].sum()), int((~decisions[labels == 0]).sum())
+    return (f"{balanced_accuracy(labels, decisions):.2f} ({sens}/{int((labels == 1).sum())} abnormal, "
+            f"{spec}/{int((labels == 0).sum())} normal)")
 
 
 def loo_conformal_coverage(labels: np.ndarray, probs: np.ndarray) -> str:
@@ -51,8 +80,10 @@ def loo_conformal_coverage(labels: np.ndarray, probs: np.ndarray) -> str:
     return f"{np.mean(hits):.2f} ({int(round(sum(hits)))}/{len(hits)})"
 
 
-def row(name: str, metrics: dict, labels: np.ndarray | None = None, probs: np.ndarray | None = None) -> dict:
-    return {"model": name, "accuracy": cell(metrics["accuracy"]), "sensitivity": cell(metrics["sensitivity"]),
+def row(name: str, metrics: dict, labels: np.ndarray | None = None, probs: np.ndarray | None = None,
+        scores: np.ndarray | None = None) -> dict:
+    return {"bal. acc., fold threshold": "" if labels is None else fold_threshold_cell(labels, scores),
+            "model": name, "accuracy": cell(metrics["accuracy"]), "sensitivity": cell(metrics["sensitivity"]),
             "specificity": cell(metrics["specificity"]), "balanced acc.": cell(metrics["balanced_accuracy"]),
             "AUC": cell(metrics["auc"]), "Brier": cell(metrics["brier"], 3),
             "90% coverage": "" if labels is None else loo_conformal_coverage(labels, probs)}
@@ -92,21 +123,24 @@ def main() -> int:
     for name in args.models.split(","):
         kind, extra = variant(name, init, args.init or "shipped weights")
         seeds = range(args.seeds) if kind in ("attention", "stgcn") else [0]
-        seed_probs = []
+        seed_probs, seed_logits = [], []
         for seed in seeds:
             trained = train(data, kind, cv="loso", seed=seed, train_config=TrainConfig(epochs=args.epochs),
                             progress=lambda m, n=name: print(f"[{n}] {m}", file=sys.stderr, flush=True), **extra)
             label = name if len(seeds) == 1 else f"{name} (seed {seed})"
             oof = np.array([r["probability"] for r in trained.report["cv"]["out_of_fold"]])
+            logits = np.array([r["logit"] for r in trained.report["cv"]["out_of_fold"]])
             seed_probs.append(oof)
-            rows.append(row(label, trained.report["cv"]["metrics"], data.labels, oof))
+            seed_logits.append(logits)
+            rows.append(row(label, trained.report["cv"]["metrics"], data.labels, oof, logits))
             results[label] = trained.report["cv"]
             print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)  # each row as it comes
             save_json(results, Path(args.out))
         if len(seed_probs) > 1:  # the seed ensemble: each infant's probability from models that never saw it
             mean = np.mean(seed_probs, axis=0)
             label = f"{name} (mean of {len(seed_probs)} seeds)"
-            rows.append(row(label, classification_report(data.labels, mean), data.labels, mean))
+            rows.append(row(label, classification_report(data.labels, mean), data.labels, mean,
+                            np.mean(seed_logits, axis=0)))
             results[label] = {"probabilities": dict(zip(data.names, np.round(mean, 4).tolist(), strict=True))}
             print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)
     x = prepare(data, init.preprocess)

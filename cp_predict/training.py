@@ -148,8 +148,8 @@ def train(
                "fold_sizes": [{"train": len(tr), "test": len(te)} for tr, te in folds],
                "metrics": classification_report(labels, probs, seed=seed),
                "fold_temperatures": fold_temps,
-               "out_of_fold": [{"name": n, "label": int(y), "probability": float(p)}
-                               for n, y, p in zip(skeletons.names, labels, probs, strict=True)]},
+               "out_of_fold": [{"name": n, "label": int(y), "probability": float(p), "logit": float(z)}
+                               for n, y, p, z in zip(skeletons.names, labels, probs, oof, strict=True)]},
         "temperature": temperature,
         "train_config": cfg.to_dict() if model_name in ("attention", "stgcn") else {},
         # the network's own settings, defaults included (e.g. which attention module), as its state records them
