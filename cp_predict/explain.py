@@ -74,8 +74,10 @@ def occlusion_importance(model: RiskModel, x: np.ndarray, fps: float) -> np.ndar
     removed, posture kept) lowers the logit of the class the model predicts for *this* infant; clipped at 0
     and normalised to sum 1 (all zeros when no single joint matters).
 
-    Why beside the attention: the attention weights are largely a learned prior (nearly the same for every
-    infant), while occlusion measures where this infant's own movement moved the score.
+    Why beside the attention: the attention is the weight the model lets each joint's movement through with
+    (the pooled attention of models saved before 2026-12-04 was nearly the same for every infant; the per-joint
+    attention since follows each joint's own movement), while occlusion measures where this infant's own
+    movement moved the score.
     """
     base = model.decision_function(x, fps)
     sign = np.where(base >= 0, 1.0, -1.0)

@@ -172,7 +172,8 @@ def cohort_importance(trained: TrainedModel) -> tuple[dict[str, float] | None, s
 
 
 COHORT_SEED = 4242
-AGREEMENT_NOTE = ("attention = the weights the model gives each joint, computed from this infant's movement; "
+AGREEMENT_NOTE = ("attention = the weights the model gives each joint, computed from this infant's movement "
+                  "(per-joint attention: from that joint's own movement, plus a learned per-joint prior); "
                   "occlusion (freeze one joint) and Grad-CAM = where this infant's input changed the score. They "
                   "measure different things, so their rank correlation is reported rather than assumed. Freezing "
                   "is no neutral reference for an at-risk prediction (a still joint itself looks abnormal), so "
