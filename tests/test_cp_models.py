@@ -212,3 +212,13 @@ def test_speed_channel_feeds_the_heads_log_limb_speed(data):
         net.head.weight[0, -1] = 1.0  # the logit is the normalised speed alone
         slow_logit, fast_logit = net(torch.from_numpy(x))[0], net(faster)[0]
     assert (fast_logit > slow_logit).all()
+
+
+def test_fit_seeds_the_initial_weights(data):
+    """The same seed gives the same network whatever the process's random state before fit()."""
+    x, y, _, _ = data
+    cfg = TrainConfig(epochs=1, batch_size=8, min_steps=0)
+    first = create_model("attention", cfg).fit(x[:8], y[:8], 25.0, seed=3).net.state_dict()
+    torch.rand(1000)  # move the global generator
+    second = create_model("attention", cfg).fit(x[:8], y[:8], 25.0, seed=3).net.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
