@@ -1,4 +1,4 @@
-"""The decoder's ``adain`` and ``teacher`` objectives: the stylisation split, paired crops, the losses, resumable runs."""
+"""The decoder's ``adain`` and ``teacher`` objectives: the stylisation split, paired crops, losses, resumable runs."""
 
 from __future__ import annotations
 
