@@ -8,7 +8,9 @@ Internals used: ``DependencyGraph._module2name`` (layer names), ``Group._DG`` (t
 ``DependencyGraph.module2node`` / ``Node.outputs`` / ``Node.pruning_dim``, ``GroupItem.root_idxs``, the
 ``torch_pruning.pruner.function`` pruning functions, the local variable names of its tracer's index-mapping
 functions (to name a failing layer) and ``dependency.index_mapping.update_index_mapping``, which
-:func:`index_mappings_refreshed_once` replaces only for the duration of our own group enumeration.
+:func:`index_mappings_refreshed_once` replaces only for the duration of our own group enumeration. Documented options
+used: ``build_dependency``'s ``customized_pruners`` and ``output_transform`` (:mod:`core_pruning.custom_layers`); the
+graph object also carries our own ``_prunelab_channel_splits`` (:func:`splits_channels`).
 """
 
 from __future__ import annotations
