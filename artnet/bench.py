@@ -118,7 +118,7 @@ class Candidate:
     note: str
 
 
-def _candidates(models: list[str], device: torch.device, tile: int, transform: str
+def _candidates(models: list[str], device: torch.device, tile: int, transform: str, precision: str = "float32"
                 ) -> tuple[list[Candidate], list[str]]:
     from .decoder import Decoder
     from .encoder import GoogLeNetEncoder
@@ -126,11 +126,11 @@ def _candidates(models: list[str], device: torch.device, tile: int, transform: s
     notes: list[str] = []
     out: list[Candidate] = []
     try:
-        pruned = ArtNet.load("pruned", device=str(device), tile=tile)
+        pruned = ArtNet.load("pruned", device=str(device), tile=tile, precision=precision)
         shipped = True
     except (FileNotFoundError, InputError):
         encoder = GoogLeNetEncoder()
-        pruned = ArtNet(encoder, Decoder(encoder.out_channels), device=device, tile=tile)
+        pruned = ArtNet(encoder, Decoder(encoder.out_channels), device=device, tile=tile, precision=precision)
         shipped = False
         notes.append("shipped weights missing: artnet rows use the unpruned architecture with random weights")
     for name in models:
@@ -140,22 +140,23 @@ def _candidates(models: list[str], device: torch.device, tile: int, transform: s
             out.append(Candidate(name, pruned, "s2", "pruned, S2"))
         elif name == "artnet_unpruned":
             try:
-                net = ArtNet.load("unpruned", device=str(device), tile=tile)
+                net = ArtNet.load("unpruned", device=str(device), tile=tile, precision=precision)
             except (FileNotFoundError, InputError):
                 encoder = GoogLeNetEncoder()
-                net = ArtNet(encoder, Decoder(encoder.out_channels), device=device, tile=tile)
+                net = ArtNet(encoder, Decoder(encoder.out_channels), device=device, tile=tile, precision=precision)
             out.append(Candidate(name, net, transform, f"{net.encoder.out_channels} channels"))
         elif name == "adain_vgg19":
             from .baselines import VGGDecoder, VGGEncoder
 
             torch.manual_seed(0)
-            out.append(Candidate(name, ArtNet(VGGEncoder(), VGGDecoder(), device=device, tile=tile), "adain",
-                                 "random weights"))
+            vgg = ArtNet(VGGEncoder(), VGGDecoder(), device=device, tile=tile, precision=precision)
+            out.append(Candidate(name, vgg, "adain", "random weights"))
         elif name in ("teacher_adain", "teacher_wct"):
             from .teacher import load_teacher_decoder, load_teacher_encoder
 
             try:
-                net = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device=device, tile=tile)
+                net = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device=device, tile=tile,
+                             precision=precision)
             except FileNotFoundError as exc:
                 notes.append(f"{name} skipped: {exc}")
                 continue
@@ -174,8 +175,8 @@ def _timed(fn: Callable[[], Any], device: torch.device) -> float:
 
 
 def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats: int, tile: int,
-              transform: str = "adain", style_size: int = 512, progress: Callable[[str], None] | None = None
-              ) -> dict[str, Any]:
+              transform: str = "adain", style_size: int = 512, progress: Callable[[str], None] | None = None,
+              precision: str = "float32") -> dict[str, Any]:
     """Measure every model x size x (style cached, not cached); returns the ``bench --json`` document.
 
     ``sizes``: ``"WxH"`` strings; ``models``: names of :data:`MODELS`; ``repeats``: timed calls per row up to
@@ -183,7 +184,7 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
     ``style_size``: side of the random style image; ``progress``: called with one line per row.
     """
     parsed = [(s, *parse_size(s)) for s in sizes]
-    candidates, notes = _candidates(models, device, tile, transform)
+    candidates, notes = _candidates(models, device, tile, transform, precision)
     generator = torch.Generator().manual_seed(0)
     style_image = torch.rand(1, 3, style_size, style_size, generator=generator).to(device)
     load_before = _load_average()
@@ -225,7 +226,7 @@ def run_bench(sizes: list[str], models: list[str], device: torch.device, repeats
                          and r["style_cached"] == row["style_cached"]), None)
             if base is not None and row["ms"] > 0:
                 row[f"speedup_vs_{baseline}"] = round(base["ms"] / row["ms"], 2)
-    return {"device": _device_name(device), "threads": torch.get_num_threads(), "tile": tile,
+    return {"device": _device_name(device), "threads": torch.get_num_threads(), "tile": tile, "precision": precision,
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "torch": torch.__version__,
             "load_average": {"before": load_before, "after": _load_average()}, "notes": notes, "rows": rows}
 
@@ -250,7 +251,8 @@ def format_table(result: dict[str, Any]) -> str:
     if load.get("before") and load.get("after"):
         load_text = ("  load average (1/5/15 min) before: " + "/".join(f"{v:.1f}" for v in load["before"])
                      + ", after: " + "/".join(f"{v:.1f}" for v in load["after"]))
-    lines = [f"device: {result['device']}  threads: {result['threads']}  date: {result['date']}{load_text}", "",
+    lines = [f"device: {result['device']}  threads: {result['threads']}  precision: "
+             f"{result.get('precision', 'float32')}  date: {result['date']}{load_text}", "",
              "| model | size | style cached | transform | ms | peak MB | "
              + " | ".join(f"x faster than {b}" for b in BASELINES) + " |",
              "|---|---|---|---|---:|---:|" + "---:|" * len(BASELINES)]

@@ -36,6 +36,8 @@ from .transforms import DEFAULT_TRANSFORM, TRANSFORMS, StatsHook, StyleFeatures,
 STYLE_SIZE = 512
 #: Named encoders of :meth:`ArtNet.load` (anything else is a weights file).
 ENCODER_CHOICES = ("pruned", "unpruned", "imagenet")
+#: ``precision`` of :class:`ArtNet`: the dtype its encoder and decoder convolutions run in (autocast).
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
@@ -67,12 +69,16 @@ class ArtNet:
     ``out_channels``/``in_channels`` (and optionally ``tile_halo``/``tile_halo_cells``) works, which is how the
     benchmarks run baselines through the same pipeline. ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``... or a
     ``torch.device``. ``tile``: tile side in pixels (>= 64) that bounds the memory of large images.
+    ``precision``: ``float32`` (default), ``bfloat16`` or ``float16`` -- the encoder's and decoder's
+    convolutions run under ``torch.autocast`` in that dtype, while the feature transforms (statistics, whitening,
+    patch matching) and the returned image stay float32, so only the networks' rounding changes (tolerance:
+    ``tests/test_artnet_precision.py``). Half precision is for GPUs; on a CPU bfloat16 runs but is rarely faster.
     Both networks are moved to ``device`` in eval mode without gradients; no process-wide setting changes
     (for faster CPU inference call :func:`artnet.runtime.retain_freed_memory` yourself).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, device: str | torch.device = "cpu",
-                 tile: int = 1024):
+                 tile: int = 1024, precision: str = "float32"):
         if decoder.in_channels != encoder.out_channels:
             raise InputError(f"decoder expects {decoder.in_channels} channels but the encoder gives "
                              f"{encoder.out_channels}: they were not trained together")
@@ -83,10 +89,19 @@ class ArtNet:
         if tile < 64:
             raise InputError(f"{{option}} must be >= 64 pixels, got {tile}", option="tile")
         self.tile = tile
+        if precision not in PRECISIONS:
+            raise InputError(f"unknown {{option}} {precision!r}; choose from {', '.join(PRECISIONS)}",
+                             option="precision")
+        self.precision = precision
+
+    def _autocast(self) -> torch.autocast:
+        """The networks' precision context (a no-op for float32)."""
+        dtype = PRECISIONS[self.precision]
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
     @classmethod
     def load(cls, encoder: str = "pruned", decoder: str | Path | None = None, device: str = "auto",
-             tile: int = 1024) -> ArtNet:
+             tile: int = 1024, precision: str = "float32") -> ArtNet:
         """Shipped weights: ``encoder`` is ``pruned`` (default), ``unpruned``, ``imagenet`` or a file path.
 
         The decoder defaults to the shipped one (trained for the pruned encoder); with the unpruned encoder
@@ -110,7 +125,7 @@ class ArtNet:
             enc = imagenet_encoder()
         else:
             enc = load_encoder(encoder)
-        return cls(enc, dec, device=device, tile=tile)
+        return cls(enc, dec, device=device, tile=tile, precision=precision)
 
     # -- building blocks -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -121,13 +136,17 @@ class ArtNet:
 
     def _encode(self, image: Tensor) -> Tensor:  # an image already validated
         padded, _ = pad_to_multiple(image.to(self.device), 8)
-        return encode_tiled(self.encoder, padded.contiguous(memory_format=torch.channels_last), self.tile)
+        with self._autocast():
+            features = encode_tiled(self.encoder, padded.contiguous(memory_format=torch.channels_last), self.tile)
+        return features.float()
 
     @torch.inference_mode()
     def decode(self, features: Tensor, size: tuple[int, int]) -> Tensor:
         """Image ``(1, 3, H, W)`` in [0, 1] from features, cropped to ``size`` (tiled)."""
         features = features.contiguous(memory_format=torch.channels_last)
-        return unpad(decode_tiled(self.decoder, features, self.tile), size).clamp_(0, 1)
+        with self._autocast():
+            image = decode_tiled(self.decoder, features, self.tile)
+        return unpad(image.float(), size).clamp_(0, 1)
 
     @torch.inference_mode()
     def encode_style(self, image: Tensor, size: int = STYLE_SIZE) -> StyleFeatures:

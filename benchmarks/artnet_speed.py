@@ -30,13 +30,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+                        help="dtype of every network's convolutions (autocast), the same for all rows")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     device = resolve_device(args.device)
     if device.type == "cpu":
         retain_freed_memory()  # as `python -m artnet bench` and `stylize` do (artnet.runtime)
     result = run_bench(args.sizes.split(","), args.models.split(","), device, args.repeats, args.tile,
-                       progress=lambda line: print(line, file=sys.stderr, flush=True))
+                       progress=lambda line: print(line, file=sys.stderr, flush=True), precision=args.precision)
     result["command"] = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
     print(f"## ArtNet speed\ncommand: {result['command']}")
     print(format_table(result))

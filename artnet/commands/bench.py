@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from artnet.bench import DEFAULT_SIZES, MODELS
-from artnet.commands.common import add_transform_argument, size_arg
+from artnet.commands.common import add_precision_argument, add_transform_argument, size_arg
 from prunelab.cli import command_text, positive_int, print_json
 from prunelab.errors import InputError
 
@@ -30,6 +30,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
+    add_precision_argument(parser)
     parser.add_argument("--style-size", type=size_arg, default=512, help="style image side (default 512)")
     parser.add_argument("--json", action="store_true", help="print {device, rows: [...]} as JSON")
     parser.set_defaults(run=run)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         retain_freed_memory()
     log = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     result = run_bench(sizes, models, device, args.repeats, args.tile, transform=args.transform,
-                       style_size=args.style_size or 512, progress=log)
+                       style_size=args.style_size or 512, progress=log, precision=args.precision)
     result["command"] = command_text(args)
     if args.json:
         print_json(result)

@@ -69,7 +69,7 @@ def names_arg(text: str) -> list[str]:
 
 # -- argument groups ----------------------------------------------------------------------------------------
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--encoder --decoder --device --threads --tile``: which network runs where."""
+    """``--encoder --decoder --device --threads --tile --precision``: which network runs where, and how."""
     parser.add_argument("--encoder", default="pruned",
                         help="pruned (default, shipped), unpruned, imagenet (needs internet and --decoder) or a "
                              "weights file")
@@ -78,6 +78,14 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     parser.add_argument("--tile", type=positive_int, default=1024,
                         help="tile side in pixels for large images (default 1024; memory is bounded by it)")
+    add_precision_argument(parser)
+
+
+def add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    """``--precision``: the dtype the networks run in (artnet.model.PRECISIONS; half precision is for GPUs)."""
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+                        help="dtype of the encoder/decoder convolutions (autocast; transforms stay float32): "
+                             "float32 (default), bfloat16, float16 (for GPUs)")
 
 
 def add_transform_argument(parser: argparse.ArgumentParser, default: str = DEFAULT_TRANSFORM,
@@ -143,7 +151,7 @@ def load_net(args: argparse.Namespace) -> ArtNet:
     from prunelab.device import set_threads
 
     set_threads(args.threads)
-    net = ArtNet.load(args.encoder, args.decoder, device=args.device, tile=args.tile)
+    net = ArtNet.load(args.encoder, args.decoder, device=args.device, tile=args.tile, precision=args.precision)
     if net.device.type == "cpu":
         retain_freed_memory()
     return net
