@@ -14,6 +14,7 @@ pickled code is ever executed.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -188,8 +189,33 @@ def prune_root(dg: tpc.DependencyGraph, root: nn.Module, idxs: list[int]) -> tpc
     if any(i < 0 or i >= n for i in idxs) or len(set(idxs)) != len(idxs) or len(idxs) >= n:
         raise PlanMismatch(f"invalid channel indices for {tpc.name_of(dg, root)} with {n} channels")
     group = dg.get_pruning_group(root, pruner.prune_out_channels, sorted(idxs))
+    heads = {item.dep.target.module: item.dep.target.module.embed_dim for item in group.items
+             if isinstance(item.dep.target.module, nn.MultiheadAttention)}
     group.prune()
+    for attention, width in heads.items():
+        keep_attention_scale(attention, width)
     return group
+
+
+@torch.no_grad()
+def keep_attention_scale(attention: nn.MultiheadAttention, old_width: int) -> None:
+    """Rescale q so that an ``nn.MultiheadAttention`` whose head dim shrank keeps its logits.
+
+    The layer scales q·k by ``head_dim ** -0.5``; after pruning that is the new, smaller head dim, which would
+    sharpen every attention map. Multiplying the q projection by ``sqrt(new / old)`` keeps the logits of the kept
+    dims as they were: the pruned layer equals the original with those dims zeroed (as for Swin,
+    :mod:`core_pruning.custom_layers`; Torch-Pruning's own pruner does not rescale).
+    """
+    width = attention.embed_dim
+    if width == old_width or width == 0:
+        return
+    factor = math.sqrt(width / old_width)
+    if attention.in_proj_weight is not None:
+        attention.in_proj_weight[:width] *= factor
+    else:
+        attention.q_proj_weight *= factor
+    if attention.in_proj_bias is not None:
+        attention.in_proj_bias[:width] *= factor
 
 
 def apply_step(model: nn.Module, dg: tpc.DependencyGraph, step: PlanStep) -> list[tpc.Group]:

@@ -218,3 +218,41 @@ def test_a_tracer_failure_is_one_line_unsupported(monkeypatch):
     with pytest.raises(InputError, match=r"^unsupported: .*ZeroDivisionError") as info:
         cp.prune(HandShuffle().eval(), torch.randn(1, 3, 8, 8), criterion="l1", target_flops=0.7)
     assert "\n" not in str(info.value)
+
+
+class _AttentionSandwich(nn.Module):
+    """Linear -> MultiheadAttention -> Linear, no normalisation: zeroed embedding dims stay exactly zero."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(6, 12)
+        self.attn = nn.MultiheadAttention(12, 3, batch_first=True)
+        self.head = nn.Linear(12, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.embed(x)
+        return self.head(self.attn(t, t, t, need_weights=False)[0])
+
+
+def test_pruned_multihead_attention_equals_the_attention_with_those_dims_zeroed():
+    """Head dims removed from nn.MultiheadAttention (ViT) keep the logits: q is rescaled for the new head dim."""
+    from core_pruning.plan import build_graph, prune_root
+
+    torch.manual_seed(0)
+    model, x = _AttentionSandwich().eval(), torch.randn(2, 5, 6)
+    drop = [0, 4, 8]  # local index 0 of each of the 3 heads (head dim 4)
+    masked = _AttentionSandwich().eval()
+    masked.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        masked.embed.weight[drop] = 0
+        masked.embed.bias[drop] = 0
+        rows = [b * 12 + i for b in range(3) for i in drop]
+        masked.attn.in_proj_weight[rows] = 0
+        masked.attn.in_proj_bias[rows] = 0
+        masked.attn.out_proj.weight[drop] = 0
+        masked.attn.out_proj.bias[drop] = 0
+        expected = masked(x)
+    prune_root(build_graph(model, x), model.embed, drop)
+    assert model.attn.embed_dim == 9 and model.attn.head_dim == 3
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
