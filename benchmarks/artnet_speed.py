@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from artnet.bench import DEFAULT_SIZES, MODELS, format_table, run_bench
+from artnet.model import PRECISIONS
 from artnet.runtime import retain_freed_memory
 from prunelab.device import resolve_device
 
@@ -30,7 +31,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", type=int, default=1024)
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
                         help="dtype of every network's convolutions (autocast), the same for all rows")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()

@@ -41,6 +41,10 @@ OUT_FNS = (function.prune_conv_out_channels, function.prune_linear_out_channels,
 MHA_FNS = (function.prune_multihead_attention_out_channels, function.prune_multihead_attention_in_channels)
 IN_FNS = (function.prune_conv_in_channels, function.prune_linear_in_channels)
 BN_FNS = (function.prune_batchnorm_out_channels,)
+#: Torch-Pruning's layer-level removal functions (``fn(layer, idxs_to_remove)``), reused by our own pruners.
+prune_linear_out_channels = function.prune_linear_out_channels
+prune_linear_in_channels = function.prune_linear_in_channels
+prune_layernorm_channels = function.prune_layernorm_out_channels
 
 #: Local variables of Torch-Pruning's index-mapping functions that hold the graph node being mapped.
 TRACER_NODE_LOCALS = ("reshape_node", "node", "cat_node", "split_node")

@@ -43,9 +43,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from core_pruning._tp_compat import BasePruningFunc
+from core_pruning._tp_compat import (
+    BasePruningFunc,
+    prune_layernorm_channels,
+    prune_linear_in_channels,
+    prune_linear_out_channels,
+)
 
 try:  # torchvision is a dependency of the package, but keep core_pruning importable without it
     from torchvision.models import shufflenetv2 as _shufflenet
@@ -57,43 +62,26 @@ WINDOW_ATTENTION: tuple[type, ...] = (_swin.ShiftedWindowAttention,) if _swin el
 PATCH_MERGING: tuple[type, ...] = (_swin.PatchMerging, _swin.PatchMergingV2) if _swin else ()
 
 
-def _select(param: nn.Parameter, keep: Sequence[int], dim: int) -> nn.Parameter:
-    index = torch.as_tensor(list(keep), dtype=torch.long, device=param.device)
-    pruned = nn.Parameter(param.detach().index_select(dim, index).clone(), requires_grad=param.requires_grad)
-    if param.grad is not None:
-        pruned.grad = param.grad.index_select(dim, index)
-    return pruned
-
-
-def _keep_linear(layer: nn.Linear, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None) -> None:
-    """Keep ``rows`` (output features) and ``cols`` (input features) of ``layer``, in place."""
-    if rows is not None:
-        layer.weight = _select(layer.weight, rows, 0)
-        if layer.bias is not None:
-            layer.bias = _select(layer.bias, rows, 0)
-        layer.out_features = len(rows)
-    if cols is not None:
-        layer.weight = _select(layer.weight, cols, 1)
-        layer.in_features = len(cols)
-
-
-def _keep_norm(norm: nn.Module, keep: Sequence[int]) -> None:
-    """Keep channels ``keep`` of a LayerNorm over the last dimension, in place."""
-    if getattr(norm, "weight", None) is not None:
-        norm.weight = _select(norm.weight, keep, 0)
-    if getattr(norm, "bias", None) is not None:
-        norm.bias = _select(norm.bias, keep, 0)
-    norm.normalized_shape = (len(keep),)
-
-
-def _kept(n: int, idxs: Sequence[int]) -> list[int]:
-    drop = set(idxs)
-    return [i for i in range(n) if i not in drop]
-
-
 def _repeated(idxs: Sequence[int], width: int, copies: int) -> list[int]:
     """Positions of channels ``idxs`` in ``copies`` side-by-side blocks of ``width`` channels."""
     return [b * width + i for b in range(copies) for i in idxs]
+
+
+@torch.no_grad()
+def keep_query_scale(weight: Tensor, bias: Tensor | None, width: int, old_width: int) -> None:
+    """Rescale the q rows (the first ``width``) of a q/k/v projection whose head dim shrank from ``old_width``.
+
+    Attention scales q·k by ``head_dim ** -0.5``; after pruning that is the new, smaller head dim, which would
+    sharpen every attention map. Multiplying q by ``sqrt(width / old_width)`` keeps the logits of the kept dims as
+    they were: the pruned layer equals the original with those dims zeroed. Used for Swin V1 here and for
+    ``nn.MultiheadAttention`` by :func:`core_pruning.plan.prune_root` (Torch-Pruning's own pruner does not rescale).
+    """
+    if width in (0, old_width):
+        return
+    factor = math.sqrt(width / old_width)
+    weight[:width] *= factor
+    if bias is not None:
+        bias[:width] *= factor
 
 
 class WindowAttentionPruner(BasePruningFunc):
@@ -109,15 +97,12 @@ class WindowAttentionPruner(BasePruningFunc):
 
     def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
         width = self.get_out_channels(layer)
-        keep = _kept(width, idxs)
-        _keep_linear(layer.qkv, rows=_repeated(keep, width, 3), cols=keep)
-        _keep_linear(layer.proj, rows=keep, cols=keep)
-        if getattr(layer, "logit_scale", None) is None and keep:  # V1: q scaled by (C' / heads) ** -0.5 now
-            with torch.no_grad():
-                factor = math.sqrt(len(keep) / width)
-                layer.qkv.weight[: len(keep)] *= factor
-                if layer.qkv.bias is not None:
-                    layer.qkv.bias[: len(keep)] *= factor
+        prune_linear_out_channels(layer.qkv, _repeated(idxs, width, 3))
+        prune_linear_in_channels(layer.qkv, list(idxs))
+        prune_linear_out_channels(layer.proj, list(idxs))
+        prune_linear_in_channels(layer.proj, list(idxs))
+        if getattr(layer, "logit_scale", None) is None:  # V1: q scaled by (C' / heads) ** -0.5 now
+            keep_query_scale(layer.qkv.weight, layer.qkv.bias, width - len(idxs), width)
         return layer
 
     prune_in_channels = prune_out_channels  # tied: Torch-Pruning couples the module's input and output
@@ -135,18 +120,17 @@ class PatchMergingPruner(BasePruningFunc):
     TARGET_MODULES = PATCH_MERGING
 
     def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
-        keep = _kept(layer.reduction.out_features, idxs)
-        _keep_linear(layer.reduction, rows=keep)
+        prune_linear_out_channels(layer.reduction, list(idxs))
         if isinstance(layer, _swin.PatchMergingV2):
-            _keep_norm(layer.norm, keep)
+            prune_layernorm_channels(layer.norm, list(idxs))
         return layer
 
     def prune_in_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
         width = self.get_in_channels(layer)
-        cols = _repeated(_kept(width, idxs), width, 4)
-        _keep_linear(layer.reduction, cols=cols)
+        slices = _repeated(idxs, width, 4)
+        prune_linear_in_channels(layer.reduction, slices)
         if not isinstance(layer, _swin.PatchMergingV2):
-            _keep_norm(layer.norm, cols)
+            prune_layernorm_channels(layer.norm, slices)
         layer.dim = width - len(idxs)
         return layer
 

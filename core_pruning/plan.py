@@ -14,7 +14,6 @@ pickled code is ever executed.
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from core_pruning import _tp_compat as tpc
+from core_pruning.custom_layers import keep_query_scale
 from prunelab.errors import InputError
 from prunelab.io import atomic_save, atomic_write_text
 
@@ -192,30 +192,10 @@ def prune_root(dg: tpc.DependencyGraph, root: nn.Module, idxs: list[int]) -> tpc
     heads = {item.dep.target.module: item.dep.target.module.embed_dim for item in group.items
              if isinstance(item.dep.target.module, nn.MultiheadAttention)}
     group.prune()
-    for attention, width in heads.items():
-        keep_attention_scale(attention, width)
+    for attention, width in heads.items():  # keep its logits: see custom_layers.keep_query_scale
+        weight = attention.in_proj_weight if attention.in_proj_weight is not None else attention.q_proj_weight
+        keep_query_scale(weight, attention.in_proj_bias, attention.embed_dim, width)
     return group
-
-
-@torch.no_grad()
-def keep_attention_scale(attention: nn.MultiheadAttention, old_width: int) -> None:
-    """Rescale q so that an ``nn.MultiheadAttention`` whose head dim shrank keeps its logits.
-
-    The layer scales q·k by ``head_dim ** -0.5``; after pruning that is the new, smaller head dim, which would
-    sharpen every attention map. Multiplying the q projection by ``sqrt(new / old)`` keeps the logits of the kept
-    dims as they were: the pruned layer equals the original with those dims zeroed (as for Swin,
-    :mod:`core_pruning.custom_layers`; Torch-Pruning's own pruner does not rescale).
-    """
-    width = attention.embed_dim
-    if width == old_width or width == 0:
-        return
-    factor = math.sqrt(width / old_width)
-    if attention.in_proj_weight is not None:
-        attention.in_proj_weight[:width] *= factor
-    else:
-        attention.q_proj_weight *= factor
-    if attention.in_proj_bias is not None:
-        attention.in_proj_bias[:width] *= factor
 
 
 def apply_step(model: nn.Module, dg: tpc.DependencyGraph, step: PlanStep) -> list[tpc.Group]:

@@ -13,6 +13,7 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artnet.model import PRECISIONS
 from artnet.transforms import DEFAULT_TRANSFORM, transform_names
 from prunelab.cli import command_text, positive_int, print_json
 from prunelab.errors import InputError
@@ -83,7 +84,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:
     """``--precision``: the dtype the networks run in (artnet.model.PRECISIONS; half precision is for GPUs)."""
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
                         help="dtype of the encoder/decoder convolutions (autocast; transforms stay float32): "
                              "float32 (default), bfloat16, float16 (for GPUs)")
 

@@ -18,9 +18,7 @@ from artnet.commands.common import (
     size_arg,
     training_card,
 )
-
-#: artnet.train_decoder.OBJECTIVES, spelled out so that ``--help`` does not import torch
-OBJECTIVES = ("reconstruction", "adain", "teacher")
+from artnet.train_decoder import OBJECTIVES
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
