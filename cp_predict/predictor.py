@@ -1,7 +1,7 @@
 """Saved models and predictions: the Python API behind ``cp_predict predict`` and the demo tab.
 
 A model directory holds ``model.pt`` (weights_only-loadable: pre-processing settings, the final model,
-its temperature and the cross-validation fold models), ``report.json`` (how it was evaluated) and
+its calibration and the cross-validation fold models), ``report.json`` (how it was evaluated) and
 ``card.json``. :func:`load_model` also accepts a single ``.pt`` file (the shipped default is
 ``weights/cp_attention.pt`` beside ``weights/cp_attention.json``).
 
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from cp_predict import RESEARCH_NOTICE
+from cp_predict.calibration import Calibration
 from cp_predict.data import SkeletonSet
 from cp_predict.interval import conformal_calibration, conformal_interval, prediction_set
 from cp_predict.models import model_from_state
@@ -96,7 +97,9 @@ def checkpoint_of(trained: TrainedModel) -> dict[str, Any]:
         "model_name": trained.model_name,
         "preprocess": trained.preprocess.to_dict(),
         "final": trained.final.state(),
-        "temperature": float(trained.temperature),
+        "temperature": float(trained.calibration.temperature),
+        "intercept": float(trained.calibration.intercept),
+        "calibration": trained.calibration.method,
         "folds": [m.state() for m in trained.folds],
         "report": json.dumps(trained.report),
     }
@@ -124,7 +127,9 @@ def load_model(path: str | Path | None = None) -> TrainedModel:
             model_name=ckpt["model_name"],
             preprocess=PreprocessConfig.from_dict(ckpt["preprocess"]),
             final=model_from_state(ckpt["final"]),
-            temperature=float(ckpt["temperature"]),
+            # files before the intercept existed were temperature-scaled only
+            calibration=Calibration(float(ckpt["temperature"]), float(ckpt.get("intercept", 0.0)),
+                                    str(ckpt.get("calibration", "temperature"))),
             folds=[model_from_state(s) for s in ckpt["folds"]],
             report=json.loads(ckpt.get("report", "{}")),
         )

@@ -60,7 +60,7 @@ def prune_trained(trained: TrainedModel, target_flops: float = 0.5, data: Skelet
         report["fine_tune_loss"] = model.train_steps(x, data.require_labels(), fine_tune_epochs, lr, seed)
         report["fine_tune_epochs"] = fine_tune_epochs
         report["fine_tune_seconds"] = round(time.time() - started, 1)
-    pruned = TrainedModel(trained.model_name, trained.preprocess, model, trained.temperature, trained.folds,
+    pruned = TrainedModel(trained.model_name, trained.preprocess, model, trained.calibration, trained.folds,
                           dict(trained.report))
     pruned.report["pruning"] = report
     return pruned, report

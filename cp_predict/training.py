@@ -4,9 +4,9 @@
    :data:`LOSO_MAX_SUBJECTS` subjects), stratified group k-fold otherwise. Recordings that share a
    ``subject`` never straddle train and test.
 2. Fit a fresh model per fold; collect out-of-fold logits.
-3. Calibrate them with cross-fitted temperature scaling (:mod:`cp_predict.calibration`) and compute the
-   metrics with 95 % intervals (:mod:`cp_predict.metrics`).
-4. Fit the final model on all infants; its temperature is fitted on all out-of-fold logits. The fold
+3. Calibrate them, cross-fitted (:mod:`cp_predict.calibration`: class-balanced Platt scaling by default,
+   or temperature only), and compute the metrics with 95 % intervals (:mod:`cp_predict.metrics`).
+4. Fit the final model on all infants; its calibration is fitted on all out-of-fold logits. The fold
    models are kept: their spread gives each prediction's uncertainty band.
 """
 
@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from cp_predict.calibration import cross_fitted_probabilities, fit_temperature, sigmoid
+from cp_predict.calibration import (
+    CALIBRATION_CHOICES,
+    DEFAULT_CALIBRATION,
+    Calibration,
+    cross_fitted_probabilities,
+    fit_calibration,
+)
 from cp_predict.data import SkeletonSet
 from cp_predict.interval import conformal_calibration
 from cp_predict.metrics import classification_report
@@ -43,7 +49,7 @@ class TrainedModel:
     model_name: str
     preprocess: PreprocessConfig
     final: RiskModel
-    temperature: float
+    calibration: Calibration
     folds: list[RiskModel] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -96,14 +102,19 @@ def train(
     progress: Callable[[str], None] | None = None,
     init: TrainedModel | None = None,
     init_source: str | None = None,
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> TrainedModel:
     """Cross-validate, calibrate and fit the final model; optionally evaluate on a held-out ``test`` set.
 
     ``init``: fine-tune instead of training from scratch -- every fold model and the final model start from
     ``init``'s final network (same architecture and pre-processing; learning rate times
     :data:`FINE_TUNE_LR_FACTOR`), so a user's own recordings adapt a shipped or trained model.
+    ``calibration``: one of :data:`~cp_predict.calibration.CALIBRATION_CHOICES` (why ``balanced`` is the
+    default: :mod:`cp_predict.calibration`).
     """
     say = progress or (lambda _msg: None)
+    if calibration not in CALIBRATION_CHOICES:
+        fit_calibration(np.zeros(0), np.zeros(0), calibration)  # raises the one-line error
     labels = skeletons.require_labels()
     if len(np.unique(labels)) < 2:
         raise InputError("training needs infants of both classes (labels 0 and 1)")
@@ -135,8 +146,8 @@ def train(
         oof[te] = model.decision_function(x[te], pre.fps)
         fold_of[te] = f
         fold_models.append(model)
-    probs, fold_temps = cross_fitted_probabilities(oof, labels, fold_of)
-    temperature = fit_temperature(oof, labels)
+    probs, fold_calibrations = cross_fitted_probabilities(oof, labels, fold_of, calibration)
+    final_calibration = fit_calibration(oof, labels, calibration)
     say("final model on all infants")
     final = create_model(model_name, cfg, net_config).fit(x, labels, pre.fps, seed=seed, **fit_extra)
     scheme = "loso" if len(folds) == len(set(skeletons.subjects)) and cv != "kfold" else f"stratified {len(folds)}-fold"
@@ -147,10 +158,10 @@ def train(
         "cv": {"scheme": scheme, "folds": len(folds), "seed": seed,
                "fold_sizes": [{"train": len(tr), "test": len(te)} for tr, te in folds],
                "metrics": classification_report(labels, probs, seed=seed),
-               "fold_temperatures": fold_temps,
+               "fold_calibrations": [c.to_dict() for c in fold_calibrations],
                "out_of_fold": [{"name": n, "label": int(y), "probability": float(p), "logit": float(z)}
                                for n, y, p, z in zip(skeletons.names, labels, probs, oof, strict=True)]},
-        "temperature": temperature,
+        "calibration": final_calibration.to_dict(),
         "train_config": cfg.to_dict() if model_name in ("attention", "stgcn") else {},
         # the network's own settings, defaults included (e.g. which attention module), as its state records them
         "net_config": (dict(getattr(final, "net_config", None) or net_config or {})
@@ -163,7 +174,7 @@ def train(
         "notes": notes,
         "train_seconds": round(time.time() - started, 1),
     }
-    trained = TrainedModel(model_name, pre, final, temperature, fold_models, report)
+    trained = TrainedModel(model_name, pre, final, final_calibration, fold_models, report)
     if test is not None:
         report["test"] = evaluate(trained, test, seed=seed)
     return trained
@@ -182,7 +193,7 @@ def _cohort_importance(model: RiskModel, x: np.ndarray, fps: float) -> dict[str,
 
 
 def calibrated_probabilities(trained: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Final-model probabilities ``(N,)`` and fold-model probabilities ``(K, N)``, all temperature-scaled."""
+    """Final-model probabilities ``(N,)`` and fold-model probabilities ``(K, N)``, all calibrated."""
     probs, folds, _ = calibrated_outputs(trained, x, with_importance=False)
     return probs, folds
 
@@ -211,8 +222,8 @@ def calibrated_outputs(trained: TrainedModel, x: np.ndarray, with_importance: bo
         fold_logits.append(fold_logit)
         if fold_importance is not None:
             members.append(fold_importance)
-    probs = sigmoid(logits / trained.temperature)
-    folds = np.array([sigmoid(f / trained.temperature) for f in fold_logits]).reshape(len(trained.folds), len(x))
+    probs = trained.calibration.probability(logits)
+    folds = np.array([trained.calibration.probability(f) for f in fold_logits]).reshape(len(trained.folds), len(x))
     if not members:
         return probs, folds, None
     normalised = [m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12) for m in members]

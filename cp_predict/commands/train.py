@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from cp_predict import RESEARCH_NOTICE
+from cp_predict.calibration import CALIBRATION_CHOICES, DEFAULT_CALIBRATION
 from cp_predict.commands.common import (
     add_command_parser,
     add_force_argument,
@@ -46,6 +47,10 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     p.add_argument("--no-velocity", action="store_true", help="positions only (no velocity channels)")
     p.add_argument("--rotate", action="store_true", help="rotate each recording so the trunk is vertical")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibration", default=DEFAULT_CALIBRATION, choices=CALIBRATION_CHOICES,
+                   help="how out-of-fold logits become probabilities: balanced (Platt scaling, classes weighted "
+                        "equally: the risk at equal priors, 0.5 = likelihood ratio 1; default) or temperature "
+                        "(scale only; keeps the network's own cut)")
     add_threads_argument(p)
     add_force_argument(p, "non-empty --out")
     add_json_argument(p, "the evaluation report")
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     trained = train(data, args.model, cv=args.cv, k=args.folds, seed=args.seed, train_config=cfg,
                     preprocess_config=PreprocessConfig(rotate=args.rotate),
                     net_config={"velocity": not args.no_velocity}, test=test, progress=progress_printer(not args.json),
-                    init=init, init_source=args.init)
+                    init=init, init_source=args.init, calibration=args.calibration)
     save_model(trained, out, model_card(trained.report, args))
     if args.json:
         print_json({"notice": RESEARCH_NOTICE, "out": str(out), **trained.report})
@@ -101,7 +106,7 @@ def model_card(report: dict[str, Any], args: argparse.Namespace) -> dict[str, An
         "conformal": report.get("conformal"),
         "cv": {k: v for k, v in report["cv"].items() if k != "out_of_fold"},
         "test": report.get("test"),
-        "temperature": report["temperature"],
+        "calibration": report["calibration"],
         "train_config": report.get("train_config"),
         "net_config": report.get("net_config"),
         "machine": platform.platform(),
