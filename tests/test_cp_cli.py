@@ -58,6 +58,32 @@ def test_train_writes_model_report_and_card(workdir):
     assert len(report["cv"]["out_of_fold"]) == 60
 
 
+def test_train_calibration_choice_is_saved_and_used(workdir, capsys):
+    """``--calibration``: balanced (default) fits an intercept, temperature does not; the model file, report and
+    card record it, and the loaded model's probabilities are ``sigmoid(logit / T + b)``."""
+    from cp_predict.calibration import sigmoid
+    from cp_predict.formats import read_npz
+    from cp_predict.predictor import load_model
+    from cp_predict.preprocess import prepare
+
+    default = json.loads((workdir / "logreg" / "card.json").read_text())["calibration"]
+    assert default["method"] == "balanced"
+    code, stdout, _ = run(capsys, "train", "--data", workdir / "train.npz", "--out", workdir / "lr_t", "--model",
+                          "logreg", "--cv", "kfold", "--folds", 3, "--calibration", "temperature", "--json")
+    assert code == 0 and json.loads(stdout)["calibration"]["intercept"] == 0.0
+    for name, method in (("logreg", "balanced"), ("lr_t", "temperature")):
+        trained = load_model(workdir / name)
+        assert trained.calibration.method == method
+        x = prepare(read_npz(workdir / "train.npz"), trained.preprocess)
+        logits = trained.final.decision_function(x, trained.preprocess.fps)
+        expected = sigmoid(logits / trained.calibration.temperature + trained.calibration.intercept)
+        np.testing.assert_allclose(trained.calibration.probability(logits), expected)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", str(workdir / "train.npz"), "--out", str(workdir / "lr_x"), "--calibration", "iso"])
+    assert exc.value.code == 2 and "--calibration" in capsys.readouterr().err
+    assert not (workdir / "lr_x").exists()
+
+
 def test_train_attention_json_and_held_out_test(workdir, capsys):
     save_npz(generate(GeneratorConfig(n=20, seed=42)), workdir / "test.npz")
     code, stdout, _ = run(capsys, "train", "--data", workdir / "train.npz", "--out", workdir / "att", "--epochs", 1,
