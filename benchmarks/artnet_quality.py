@@ -56,6 +56,9 @@ METHODS = {  # name -> (network, transform, transform options)
 #: Run only when named in --methods (not part of the default table).
 EXTRA_METHODS = {
     "artnet_s2_p1024": ("artnet", "s2", {"max_style_patches": 1024}),  # a 4x coarser style-patch grid: ~2x faster
+    # the patch matching scored in float32 everywhere (the default, "auto", uses bfloat16 on AMX/AVX512-BF16 CPUs
+    # and CUDA): shows what the reduced-precision argmax changes
+    "artnet_s2_match_float32": ("artnet", "s2", {"match_dtype": "float32"}),
 }
 ALL_METHODS = {**METHODS, **EXTRA_METHODS}
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),

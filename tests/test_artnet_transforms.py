@@ -108,9 +108,42 @@ def test_style_swap_result_is_made_of_style_patches():
 
 def test_style_swap_chunking_does_not_change_the_result():
     content, style = _features(16, 20, 24, 14), StyleFeatures(_features(16, 15, 15, 15))
-    roomy = style_swap(content, style, memory_mb=256)
-    tight = style_swap(content, style, memory_mb=0.001)  # one row band x a few patches at a time
-    assert torch.equal(roomy, tight)
+    for dtype in ("float32", "bfloat16"):
+        roomy = style_swap(content, style, memory_mb=256, match_dtype=dtype)
+        tight = style_swap(content, style, memory_mb=0.001, match_dtype=dtype)  # one row band x few patches
+        assert torch.equal(roomy, tight), dtype
+
+
+def test_bfloat16_matching_picks_a_patch_almost_as_similar_as_the_best():
+    """The defining property of the reduced-precision matching: every chosen patch's exact (float64) score is
+    within bfloat16's rounding of the best score at that position, and most choices are the exact argmax."""
+    from artnet.transforms.s2 import _best_patches, _project, _style_bank, _style_basis
+
+    content, style = _features(32, 18, 22, 25), StyleFeatures(_features(32, 16, 16, 26))
+    filters, _, _ = _style_bank(style, 3, 16, 4096)
+    mean, basis = _style_basis(style, 16)
+    query = _project(content, mean, basis)
+    exact = torch.nn.functional.conv2d(torch.nn.functional.pad(query[None], (1, 1, 1, 1), mode="reflect").double(),
+                                       filters.double())[0]  # (L, H, W) float64 scores
+    chosen = _best_patches(query, filters.bfloat16(), 3, 64.0)
+    chosen_score = exact.gather(0, chosen[None])[0]
+    best_score = exact.max(0).values
+    window_norm = torch.nn.functional.unfold(torch.nn.functional.pad(query[None], (1, 1, 1, 1), mode="reflect"),
+                                             3)[0].norm(dim=0).reshape(chosen.shape).double()
+    assert ((best_score - chosen_score) <= 2**-6 * window_norm).all()  # a few bfloat16 ulps of the score scale
+    assert (chosen == exact.argmax(0)).double().mean() > 0.8
+    assert torch.equal(_best_patches(query, filters, 3, 64.0), exact.argmax(0))  # float32: the exact argmax
+
+
+def test_match_dtype_choices():
+    from artnet.transforms.s2 import match_dtype_for
+
+    assert match_dtype_for("float32", torch.device("cpu")) is torch.float32
+    assert match_dtype_for("bfloat16", torch.device("cpu")) is torch.bfloat16
+    assert match_dtype_for("auto", torch.device("cuda")) is torch.bfloat16
+    assert match_dtype_for("auto", torch.device("cpu")) in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="match_dtype"):
+        match_dtype_for("int8", torch.device("cpu"))
 
 
 def test_s2_ends_with_the_style_statistics_and_keeps_the_shape():
