@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import torch
 import torch_pruning as tp
 from torch import nn
 from torch_pruning.dependency import index_mapping
@@ -83,13 +84,43 @@ def build_graph(model: nn.Module, example_inputs: Any,
     from core_pruning.custom_layers import channel_splits_recorded, cut_at_channel_shuffles, opaque_for_tracing, pruners
 
     check_supported()
-    with opaque_for_tracing(model), cut_at_channel_shuffles() as cut_inputs, channel_splits_recorded() as splits:
+    with parameters_traceable(model), opaque_for_tracing(model), cut_at_channel_shuffles() as cut_inputs, \
+            channel_splits_recorded() as splits:
         dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
                                                    unwrapped_parameters=unwrapped_parameters or None,
                                                    customized_pruners=pruners(),
                                                    output_transform=lambda out: [*cut_inputs, out])  # cuts first
     dg._prunelab_channel_splits = splits
     return dg
+
+
+@contextmanager
+def parameters_traceable(model: nn.Module) -> Iterator[None]:
+    """Autograd on, and every parameter of ``model`` requiring grad, while the graph is traced; restored after.
+
+    Torch-Pruning follows ``grad_fn`` links from the output back to each layer's parameters. A frozen model
+    (``requires_grad_(False)``, as inference code loads pretrained weights) or a call inside ``torch.no_grad()``
+    leaves no such links: the graph then holds the last layer alone, so budget pruning found no group to score
+    and zero-channel pruning silently removed nothing.
+    """
+    with frozen_kept(model):
+        for p in model.parameters():
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+
+
+@contextmanager
+def frozen_kept(model: nn.Module) -> Iterator[None]:
+    """Parameters frozen on entry are frozen again on exit, by name: pruning replaces a layer's parameters with
+    new (trainable) ones, which would otherwise unfreeze a frozen model."""
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    try:
+        yield
+    finally:
+        for name, p in model.named_parameters():
+            if name in frozen:
+                p.requires_grad_(False)
 
 
 def splits_channels(dg: DependencyGraph | None, node: Any, channels: int) -> bool:

@@ -201,10 +201,11 @@ def prune_root(dg: tpc.DependencyGraph, root: nn.Module, idxs: list[int]) -> tpc
 def apply_step(model: nn.Module, dg: tpc.DependencyGraph, step: PlanStep) -> list[tpc.Group]:
     from core_pruning.criteria.zero import fold_constant_input
 
-    for fold in step.folds:
-        fold_constant_input(_module(model, fold["layer"]), int(fold["channel"]), float(fold["value"]))
-    groups = [prune_root(dg, _module(model, p["layer"]), list(p["idxs"])) for p in step.prunes]
-    sync_attributes(model)
+    with tpc.frozen_kept(model):
+        for fold in step.folds:
+            fold_constant_input(_module(model, fold["layer"]), int(fold["channel"]), float(fold["value"]))
+        groups = [prune_root(dg, _module(model, p["layer"]), list(p["idxs"])) for p in step.prunes]
+        sync_attributes(model)
     return groups
 
 

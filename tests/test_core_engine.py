@@ -403,6 +403,25 @@ def test_zero_pruning_finds_all_planted_dead_channels_and_is_lossless():
     assert result.report["flops_after"] < result.report["flops_before"]
 
 
+def test_frozen_model_and_no_grad_prune_as_a_trainable_one():
+    """Inference code loads pretrained weights frozen (``requires_grad_(False)``) and runs under ``no_grad``;
+    Torch-Pruning traces through autograd, which then saw the last layer alone: budget pruning crashed on an
+    empty ranking and zero-channel pruning silently removed nothing. Both now prune as for a trainable model,
+    and the parameters come back frozen."""
+    model, dead = planted_dead_model()
+    model.requires_grad_(False)
+    calib = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        result = cp.prune(model, calib[:1], criterion="zero", calib_data=calib)
+    for name, idxs in dead.items():
+        assert set(idxs) <= set(result.report["removed"].get(name, [])), name
+    assert not any(p.requires_grad for p in model.parameters())
+    frozen = small_resnet(1).requires_grad_(False)
+    budget = cp.prune(frozen, calib[:1], criterion="l1", target_flops=0.5)
+    assert budget.report["flops_ratio"] == pytest.approx(0.5, abs=0.02)
+    assert not any(p.requires_grad for p in frozen.parameters())
+
+
 def test_zero_pruning_folds_constant_channels_losslessly():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
                           nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect"), nn.ReLU(), nn.Conv2d(8, 4, 1))
