@@ -82,22 +82,60 @@ def _conv3(in_ch: int, out_ch: int) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, 3, padding=1, padding_mode="reflect")
 
 
+#: The decoder's ReLU layers in order (each one's output width is one entry of :func:`layer_widths`).
+LAYERS = ("reduce", "conv8", "conv4a", "conv4b", "conv2", "conv1a")
+
+
+def layer_widths(widths: tuple[int, ...]) -> tuple[int, int, int, int, int, int]:
+    """Output widths of :data:`LAYERS` from ``widths``: the 4 stage widths ``(w0, w1, w2, w3)`` of the mirror
+    design (``reduce``/``conv8`` give w0, ``conv4a``/``conv4b`` w1), or 6 per-layer widths, as zero-channel
+    pruning leaves them (:func:`artnet.prune.prune_decoder`)."""
+    widths = tuple(int(w) for w in widths)
+    if len(widths) == 4:
+        w0, w1, w2, w3 = widths
+        return w0, w0, w1, w1, w2, w3
+    if len(widths) == 6 and min(widths) >= 1:
+        return widths  # type: ignore[return-value]
+    raise ValueError(f"decoder widths must be 4 stage widths or 6 layer widths >= 1, got {widths}")
+
+
 class Decoder(nn.Module):
     """Features ``(N, C, H/8, W/8)`` -> image ``(N, 3, H, W)``."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, int, int, int] = (128, 64, 32, 16)):
+    def __init__(self, in_channels: int, widths: tuple[int, ...] = (128, 64, 32, 16)):
         super().__init__()
-        self.in_channels = in_channels
-        self.widths = tuple(widths)
-        w0, w1, w2, w3 = self.widths
-        self.reduce = nn.Conv2d(in_channels, w0, 1)
-        self.conv8 = _conv3(w0, w0)
-        self.conv4a = UpsampleConv3x3(w0, w1)  # each UpsampleConv3x3 starts a stage at twice the resolution
-        self.conv4b = _conv3(w1, w1)
-        self.conv2 = UpsampleConv3x3(w1, w2)
-        self.conv1a = UpsampleConv3x3(w2, w3)
-        self.conv1b = _conv3(w3, 3)
+        reduce, conv8, conv4a, conv4b, conv2, conv1a = layer_widths(widths)
+        self.reduce = nn.Conv2d(in_channels, reduce, 1)
+        self.conv8 = _conv3(reduce, conv8)
+        self.conv4a = UpsampleConv3x3(conv8, conv4a)  # each UpsampleConv3x3 starts a stage at twice the resolution
+        self.conv4b = _conv3(conv4a, conv4b)
+        self.conv2 = UpsampleConv3x3(conv4b, conv2)
+        self.conv1a = UpsampleConv3x3(conv2, conv1a)
+        self.conv1b = _conv3(conv1a, 3)
         self.relu = nn.ReLU()
+
+    @property
+    def in_channels(self) -> int:
+        return self.reduce.in_channels
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The widths it was built with, read from its layers (so they stay true after pruning): 4 stage widths
+        while the layers mirror the encoder, else the 6 of :data:`LAYERS`."""
+        out = tuple(getattr(self, name).out_channels for name in LAYERS)
+        if out[0] == out[1] and out[2] == out[3]:
+            return out[0], out[2], out[4], out[5]
+        return out
+
+    def executed_macs(self, size: int) -> int:
+        """Multiply-adds :meth:`forward` executes for a ``size`` x ``size`` output (each :class:`UpsampleConv3x3`
+        at 4/9 of its literal count; FLOPs counters report the literal form)."""
+        macs = 0
+        for name, scale in (*zip(LAYERS, (8, 8, 4, 4, 2, 1), strict=True), ("conv1b", 1)):
+            conv = getattr(self, name)
+            literal = (size // scale) ** 2 * conv.in_channels * conv.out_channels * conv.kernel_size[0] ** 2
+            macs += literal * 4 // 9 if isinstance(conv, UpsampleConv3x3) else literal
+        return macs
 
     def forward(self, x: Tensor) -> Tensor:
         r = self.relu

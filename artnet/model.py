@@ -104,20 +104,22 @@ class ArtNet:
              tile: int = 1024, precision: str = "float32") -> ArtNet:
         """Shipped weights: ``encoder`` is ``pruned`` (default), ``unpruned``, ``imagenet`` or a file path.
 
-        The decoder defaults to the shipped one (trained for the pruned encoder); with the unpruned encoder
-        the decoder's input is widened by zero weights for the channels pruning removed (those channels are
-        zero on every calibration image, so the result matches the pruned pair there).
+        The decoder defaults to the shipped one (trained for the pruned encoder, then zero-channel pruned itself);
+        ``unpruned`` pairs the encoder and the decoder from before their pruning, the decoder's input widened by
+        zero weights for the channels encoder pruning removed (those channels are zero on every calibration
+        image, so the result matches the pruned pair there).
         """
-        from .weights import UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
+        from prunelab.paths import weights_file
 
+        from .weights import UNPRUNED_DECODER_FILE, UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
+
+        if encoder == "unpruned":  # both networks as they were before zero-channel pruning
+            enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
+            dec = widen_decoder_for(load_decoder(decoder or weights_file(UNPRUNED_DECODER_FILE)), enc)
+            return cls(enc, dec, device=device, tile=tile, precision=precision)
         dec = load_decoder(decoder)
         if encoder == "pruned":
             enc = load_encoder()
-        elif encoder == "unpruned":
-            from prunelab.paths import weights_file
-
-            enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
-            dec = widen_decoder_for(dec, enc)
         elif encoder == "imagenet":
             if decoder is None:
                 raise InputError("no decoder ships for the ImageNet encoder: train one for it (artnet.train_decoder, "
@@ -274,5 +276,4 @@ def widen_decoder_for(decoder: Decoder, encoder: GoogLeNetEncoder) -> Decoder:
         wide.reduce.weight.zero_()
         wide.reduce.weight[:, kept] = old.weight
         wide.reduce.bias.copy_(old.bias)
-    wide.in_channels = encoder.out_channels
     return wide

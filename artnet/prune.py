@@ -166,3 +166,62 @@ def layer_table(unpruned: GoogLeNetEncoder, removed: dict[str, list[int]]) -> li
             rows.append({"layer": name, "channels": module.conv.out_channels, "removed": gone,
                          "kept": module.conv.out_channels - gone})
     return rows
+
+
+# -- the decoder ------------------------------------------------------------------------------------------------
+#: Transforms whose results calibrate the decoder's zero-channel pruning (besides the content's own features).
+DECODER_CALIBRATION_TRANSFORMS = ("adain", "wct", "s2")
+
+
+@torch.no_grad()
+def decoder_inputs(encoder: nn.Module, contents: dict[str, np.ndarray], styles: dict[str, np.ndarray],
+                   size: int = CALIBRATION_SIZE, styles_per_content: int = 4) -> list[Tensor]:
+    """What the decoder reads in use, for every content image at long side ``size``: its own features (alpha 0)
+    and, for ``styles_per_content`` styles each (round robin over ``styles``), the results of
+    :data:`DECODER_CALIBRATION_TRANSFORMS` and of AdaIN at alpha 0.5.
+
+    Why these cover the alphas and blends between them: the decoder's first layer is a 1x1 convolution, so its
+    pre-activation at a position is linear in the input; where two inputs both give <= 0 (a dead channel), every
+    convex combination of them does too. Plain tensors (not inference-mode ones): tracing needs autograd.
+    """
+    from .model import STYLE_SIZE
+    from .transforms import TRANSFORMS, StyleFeatures
+    from .transforms.stats import as_chw
+
+    style_features = []
+    for array in styles.values():
+        x = to_tensor(array)
+        x = resize(x, *fit_long_side(x.shape[2], x.shape[3], STYLE_SIZE))
+        style_features.append(StyleFeatures(as_chw(encoder(pad_to_multiple(x, 8)[0]))))
+    inputs = []
+    for i, batch in enumerate(image_batches(contents, size)):
+        content = encoder(batch)
+        inputs.append(content.clone())
+        for k in range(min(styles_per_content, len(style_features))):
+            style = style_features[(i + k) % len(style_features)]
+            for name in DECODER_CALIBRATION_TRANSFORMS:
+                inputs.append(TRANSFORMS[name](content, style).reshape(content.shape).clone())
+            inputs.append(0.5 * content + 0.5 * TRANSFORMS["adain"](content, style).reshape(content.shape))
+    return inputs
+
+
+def prune_decoder(decoder: nn.Module, calibration: list[Tensor]) -> tuple[nn.Module, dict[str, Any], Any]:
+    """Zero-channel prune a copy of ``decoder`` on ``calibration`` inputs (:func:`decoder_inputs`); return it, the
+    core's report and plan. Its last layer (the RGB output) is never pruned."""
+    import core_pruning
+
+    model = copy.deepcopy(decoder).float().eval()
+    result = core_pruning.prune(model, calibration[0], criterion="zero", calib_data=calibration)
+    return model, result.report, result.plan
+
+
+@torch.no_grad()
+def decoder_difference(unpruned: nn.Module, pruned: nn.Module, inputs: list[Tensor]) -> dict[str, float]:
+    """Largest |pixel difference| (images clamped to [0, 1], as shown) between the two decoders over ``inputs``,
+    and the fraction of inputs where any pixel differs."""
+    worst, differing = 0.0, 0
+    for x in inputs:
+        diff = float((pruned(x).clamp(0, 1) - unpruned(x).clamp(0, 1)).abs().max())
+        worst = max(worst, diff)
+        differing += diff > 0
+    return {"max_abs_pixel_diff": worst, "inputs_differing": differing / max(1, len(inputs)), "inputs": len(inputs)}

@@ -1,4 +1,5 @@
-"""The ``prune`` command: zero-channel prune the distilled encoder, verify, measure, write weights + card.
+"""The ``prune`` and ``prune-decoder`` commands: zero-channel prune the distilled encoder or the trained decoder,
+verify, measure, write weights + card.
 
 See :mod:`artnet.prune` for the method and how the shipped encoder/decoder pair stays consistent.
 """
@@ -14,17 +15,30 @@ import torch
 
 from prunelab.errors import InputError
 
-from .data import heldout_images, training_images
+from .data import heldout_images, split_images, training_images
 from .prune import (
     CALIBRATION_SIZE,
+    DECODER_CALIBRATION_TRANSFORMS,
+    decoder_difference,
+    decoder_inputs,
     firing_on,
     image_batches,
     kept_output_channels,
     layer_table,
+    prune_decoder,
     prune_encoder,
     verify_identical,
 )
-from .weights import encoder_meta, load_encoder, load_encoder_head, save_encoder, write_card
+from .weights import (
+    decoder_meta,
+    encoder_meta,
+    load_decoder,
+    load_encoder,
+    load_encoder_head,
+    save_decoder,
+    save_encoder,
+    write_card,
+)
 
 
 def run_pruning(encoder_path: Path, out: Path, use_shared: bool = True, command: str = "") -> dict[str, Any]:
@@ -85,6 +99,74 @@ def run_pruning(encoder_path: Path, out: Path, use_shared: bool = True, command:
         "date": datetime.date.today().isoformat(),
     })
     return summary
+
+
+def run_decoder_pruning(decoder_path: Path, out: Path, encoder_path: Path | None = None, use_shared: bool = True,
+                        command: str = "") -> dict[str, Any]:
+    """Zero-channel prune the decoder at ``decoder_path`` for the encoder at ``encoder_path`` (default: shipped).
+
+    Calibration: the decoder's inputs (:func:`artnet.prune.decoder_inputs`) on the stylisation split's train and
+    validation contents x styles; the check: the same on its test contents x styles (never calibrated on).
+    """
+    encoder = load_encoder(encoder_path).eval()
+    decoder = load_decoder(decoder_path)
+    if decoder.in_channels != encoder.out_channels:
+        raise InputError(f"{decoder_path} takes {decoder.in_channels} channels, the encoder gives "
+                         f"{encoder.out_channels}: pass the encoder it was trained for (--encoder)")
+    start = time.perf_counter()
+    parts = ("train", "validation")
+    contents = {k: v for part in parts for k, v in split_images(part, "content", use_shared).items()}
+    styles = {k: v for part in parts for k, v in split_images(part, "style", use_shared).items()}
+    if not styles:
+        raise InputError("calibrating the decoder needs the ../shared style paintings (set PRUNELAB_SHARED)")
+    calibration = decoder_inputs(encoder, contents, styles)
+    heldout = decoder_inputs(encoder, split_images("test", "content", use_shared),
+                             split_images("test", "style", use_shared), styles_per_content=5)
+    pruned, report, plan = prune_decoder(decoder, calibration)
+    summary = {
+        "calibration": {"contents": len(contents), "styles": len(styles), "inputs": len(calibration),
+                        "size": CALIBRATION_SIZE, "transforms": ["content (alpha 0)", *DECODER_CALIBRATION_TRANSFORMS,
+                                                                 "adain alpha 0.5"]},
+        "removed_per_layer": report["removed_per_layer"],
+        "widths": {"before": list(decoder.widths), "after": list(pruned.widths)},
+        "executed_macs_512": {"before": decoder.executed_macs(512), "after": pruned.executed_macs(512)},
+        "on_calibration": decoder_difference(decoder, pruned, calibration),
+        "on_heldout_test_pairs": decoder_difference(decoder, pruned, heldout),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    macs = summary["executed_macs_512"]
+    macs["ratio"] = macs["after"] / macs["before"]
+    save_decoder(pruned, out, meta={"kind": "trained+zero-pruned", "source": decoder_path.name,
+                                    "source_meta": decoder_meta(decoder_path)})
+    plan_path = out.with_name(out.stem + "_plan.json")
+    plan.save(plan_path)
+    write_card(out, {
+        "weights": out.name,
+        "what": "ArtNet decoder after zero-channel pruning (core_pruning, criterion 'zero'): channels that are zero "
+                "after ReLU on every calibration input removed",
+        "source": decoder_path.name,
+        "encoder": (encoder_path or Path("artnet_encoder.pt")).name,
+        "data": "calibration: the stylisation split's train + validation contents x styles (artnet.data."
+                "STYLIZATION_SPLIT) at long side 512; check: its test contents x styles (never calibrated on)",
+        "summary": summary,
+        "plan": plan_path.name,
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+    })
+    return summary
+
+
+def format_decoder_report(summary: dict[str, Any]) -> str:
+    macs = summary["executed_macs_512"]
+    removed = ", ".join(f"{layer} {n}" for layer, n in summary["removed_per_layer"].items()) or "none"
+    return "\n".join([
+        f"removed: {removed}; widths {summary['widths']['before']} -> {summary['widths']['after']}",
+        f"executed decoder MACs at 512x512: {macs['before'] / 1e9:.2f} G -> {macs['after'] / 1e9:.2f} G "
+        f"({macs['ratio']:.1%})",
+        f"calibration ({summary['calibration']['inputs']} inputs): max |pixel difference| "
+        f"{summary['on_calibration']['max_abs_pixel_diff']:.3g}",
+        f"held-out test pairs ({summary['on_heldout_test_pairs']['inputs']} inputs): max |pixel difference| "
+        f"{summary['on_heldout_test_pairs']['max_abs_pixel_diff']:.3g} (one 8-bit level is {1 / 255:.3g})"])
 
 
 def format_report(summary: dict[str, Any]) -> str:

@@ -23,7 +23,8 @@ from .encoder import GoogLeNetEncoder, encoder_from_folded_state_dict
 
 ENCODER_FILE = "artnet_encoder.pt"  # distilled, zero-channel pruned: the default
 UNPRUNED_ENCODER_FILE = "artnet_encoder_unpruned.pt"  # distilled, before pruning
-DECODER_FILE = "artnet_decoder.pt"
+DECODER_FILE = "artnet_decoder.pt"  # trained, zero-channel pruned: the default
+UNPRUNED_DECODER_FILE = "artnet_decoder_unpruned.pt"  # trained, before pruning
 _ENCODER_FORMAT = "artnet-googlenet-encoder/1"
 _DECODER_FORMAT = "artnet-decoder/1"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from artnet.decoder import Decoder
+from artnet.decoder import LAYERS, Decoder
 from artnet.teacher import load_teacher_encoder
 from artnet.train_decoder import ValidationScore
 from artnet.weights import load_decoder, load_encoder
@@ -28,9 +28,7 @@ from prunelab.machine import cpu_name
 def _decoder(path: Path, in_channels: int) -> Decoder:
     if path.name == "checkpoint.pt":
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        widths = tuple(blob["decoder"]["conv8.weight"].shape[:1]) + tuple(
-            blob["decoder"][f"{n}.weight"].shape[0] for n in ("conv4a", "conv2", "conv1a"))
-        decoder = Decoder(in_channels, widths)
+        decoder = Decoder(in_channels, tuple(blob["decoder"][f"{n}.weight"].shape[0] for n in LAYERS))
         decoder.load_state_dict(blob["decoder"])
         return decoder.eval()
     return load_decoder(path).float()

@@ -114,3 +114,60 @@ def test_plan_replays_as_json(pruned, tmp_path):
     *_, plan, _ = pruned
     path = plan.save(tmp_path / "plan.json")
     assert path.read_text().strip().startswith("{")
+
+
+# -- the decoder ---------------------------------------------------------------------------------------------
+DECODER_DEAD = {"conv8": [0, 7], "conv4a": [3], "conv2": [1, 2, 30], "conv1a": [5]}
+
+
+def _decoder_with_dead_channels() -> Decoder:
+    torch.manual_seed(2)
+    decoder = Decoder(24).eval()
+    with torch.no_grad():
+        for module in decoder.modules():
+            if isinstance(module, torch.nn.Conv2d):  # non-negative weights on non-negative inputs: all alive
+                module.weight.abs_()
+                module.bias.uniform_(0.0, 0.05)
+        for name, channels in DECODER_DEAD.items():
+            getattr(decoder, name).bias[channels] = -1e20  # below any sum of positive terms
+    return decoder
+
+
+def test_decoder_zero_pruning_removes_the_dead_channels_and_keeps_the_image(tmp_path):
+    from artnet.prune import decoder_difference, prune_decoder
+    from artnet.weights import load_decoder, save_decoder
+
+    decoder = _decoder_with_dead_channels()
+    g = torch.Generator().manual_seed(3)
+    calibration = [torch.rand(1, 24, 6, 5 + i, generator=g) for i in range(4)]
+    pruned, report, _ = prune_decoder(decoder, calibration)
+    assert report["removed"] == DECODER_DEAD
+    assert pruned.widths == (128, 126, 63, 64, 29, 15)  # 6 per-layer widths once the mirror is broken
+    assert decoder_difference(decoder, pruned, calibration)["max_abs_pixel_diff"] < 1e-5
+    assert pruned.executed_macs(64) < decoder.executed_macs(64)
+    save_decoder(pruned, tmp_path / "d.pt")
+    loaded = load_decoder(tmp_path / "d.pt")
+    assert loaded.widths == pruned.widths
+    torch.testing.assert_close(loaded(calibration[0]), pruned(calibration[0]))
+
+
+def test_decoder_inputs_cover_the_transforms_and_are_traceable():
+    from artnet.prune import DECODER_CALIBRATION_TRANSFORMS, decoder_inputs
+
+    encoder = GoogLeNetEncoder().eval()
+    g = torch.Generator().manual_seed(4)
+    images = {f"i{k}": (torch.rand(40, 48, 3, generator=g) * 255).byte().numpy() for k in range(2)}
+    inputs = decoder_inputs(encoder, images, images, size=48, styles_per_content=2)
+    assert len(inputs) == 2 * (1 + 2 * (len(DECODER_CALIBRATION_TRANSFORMS) + 1))
+    assert all(not x.is_inference() and x.shape[1] == encoder.out_channels for x in inputs)
+
+
+def test_executed_macs_count_the_upsampling_convolutions_as_run():
+    """The analytic count equals what PyTorch's FlopCounterMode sees the forward pass execute (borders aside)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    decoder = _decoder_with_dead_channels()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        decoder(torch.rand(1, 24, 8, 8))
+    measured = counter.get_total_flops() / 2
+    assert decoder.executed_macs(64) == pytest.approx(measured, rel=0.15)

@@ -16,6 +16,7 @@ from artnet.prune import image_batches, verify_identical
 from artnet.weights import (
     DECODER_FILE,
     ENCODER_FILE,
+    UNPRUNED_DECODER_FILE,
     UNPRUNED_ENCODER_FILE,
     encoder_meta,
     load_decoder,
@@ -29,7 +30,7 @@ def _card(name: str) -> dict:
 
 
 def test_files_are_small_and_carded():
-    for name in (ENCODER_FILE, UNPRUNED_ENCODER_FILE, DECODER_FILE):
+    for name in (ENCODER_FILE, UNPRUNED_ENCODER_FILE, DECODER_FILE, UNPRUNED_DECODER_FILE):
         path = weights_file(name)
         assert path.stat().st_size < 4 * 2**20, name  # "a few MB"
         card = _card(name)
@@ -38,7 +39,8 @@ def test_files_are_small_and_carded():
         assert card["command"].startswith("python -m artnet ")
     assert _card(UNPRUNED_ENCODER_FILE)["summary"]["steps"] > 100
     assert _card(UNPRUNED_ENCODER_FILE)["seed"] == 0
-    assert "psnr_heldout_512" in _card(DECODER_FILE)["summary"]
+    assert "psnr_heldout_512" in _card(UNPRUNED_DECODER_FILE)["summary"]
+    assert "on_heldout_test_pairs" in _card(DECODER_FILE)["summary"]
     assert "identical_on_calibration" in _card(ENCODER_FILE)["summary"]
 
 
@@ -66,6 +68,27 @@ def test_pruned_encoder_is_identical_on_all_calibration_images(shared_dir):
     unpruned = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
     check = verify_identical(unpruned, encoder, encoder_meta()["kept_channels"], image_batches(training_images()))
     assert check["max_abs_diff"] < 1e-4 and check["max_abs_removed_output"] == 0.0
+
+
+@pytest.mark.shared
+def test_pruned_decoder_is_identical_on_calibration_inputs_and_within_a_level_on_test_pairs(shared_dir):
+    """The shipped decoder is the trained one zero-channel pruned (``prune-decoder``): the same image on inputs it
+    was calibrated on, and within one 8-bit level on test contents x styles it never saw."""
+    from artnet.data import split_images
+    from artnet.prune import decoder_difference, decoder_inputs
+
+    encoder, pruned = load_encoder(), load_decoder()
+    unpruned = load_decoder(weights_file(UNPRUNED_DECODER_FILE))
+    assert pruned.executed_macs(512) < 0.7 * unpruned.executed_macs(512)
+
+    def first(part: str, kind: str, n: int) -> dict:
+        return dict(list(split_images(part, kind).items())[:n])
+
+    # contents 0, 1 with styles 0, 1 at 512 px: pairs the calibration saw (round robin over all of them)
+    calibration = decoder_inputs(encoder, first("train", "content", 2), first("train", "style", 2), 512, 1)
+    assert decoder_difference(unpruned, pruned, calibration)["max_abs_pixel_diff"] < 1e-5
+    test = decoder_inputs(encoder, first("test", "content", 2), first("test", "style", 2), 256, 2)
+    assert decoder_difference(unpruned, pruned, test)["max_abs_pixel_diff"] < 1 / 255
 
 
 def test_reconstruction_of_held_out_images():
