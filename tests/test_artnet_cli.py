@@ -210,5 +210,14 @@ def test_usage_errors_through_the_real_entry_point_and_help(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("stylize", "video", "bench", "distill", "prune", "train-decoder"):
+    for command in ("stylize", "video", "bench", "distill", "prune", "prune-decoder", "train-decoder"):
         assert command in out
+
+
+def test_prune_decoder_refuses_missing_weights_and_an_existing_out(tmp_path, capsys):
+    existing = tmp_path / "taken.pt"
+    existing.write_bytes(b"keep")
+    code = main(["prune-decoder", "--decoder", str(tmp_path / "none.pt"), "--out", str(tmp_path / "d.pt")])
+    assert code == 2 and "none.pt" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
+    code = main(["prune-decoder", "--decoder", str(tmp_path / "none.pt"), "--out", str(existing)])
+    assert code == 2 and "--force" in capsys.readouterr().err and existing.read_bytes() == b"keep"

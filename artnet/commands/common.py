@@ -193,3 +193,26 @@ def print_summary(summary: dict, as_json: bool) -> None:
     else:
         for key, value in summary.items():
             print(f"{key}: {value}")
+
+
+def add_pruning_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--out`` (the pruned ``what`` weights; card and plan beside it), ``--force``, ``--threads``, ``--json``:
+    the arguments ``prune`` and ``prune-decoder`` share."""
+    parser.add_argument("--out", required=True, help=f"pruned {what} weights to write (card and plan beside it)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_pruning_command(args: argparse.Namespace, prune: Any, formatter: Any) -> int:
+    """Check ``--out``, set the threads, run ``prune(out)`` and print its report (JSON or ``formatter``'s text)."""
+    from prunelab.device import set_threads
+
+    out = check_output_path(args.out, force=args.force)
+    set_threads(args.threads)
+    report = prune(out)
+    if args.json:
+        print_json(report)
+    else:
+        print(formatter(report))
+    return 0

@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from prunelab.cli import command_text, print_json
-from prunelab.io import check_output_path
+from artnet.commands.common import add_pruning_output_arguments, run_pruning_command
+from prunelab.cli import command_text
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -20,24 +20,14 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         description="Calibrate on all training images, remove channels that are zero on all of them, verify identical "
                     "outputs, measure firing on held-out images (artnet.prune).")
     parser.add_argument("--encoder", required=True, help="unpruned encoder weights (from distill --export)")
-    parser.add_argument("--out", required=True, help="pruned encoder weights to write (card and plan beside it)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out")
     parser.add_argument("--no-shared", action="store_true", help="calibrate on wheel images only")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_pruning_output_arguments(parser, "encoder")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from artnet.pruning_run import format_report, run_pruning
-    from prunelab.device import set_threads
 
-    out = check_output_path(args.out, force=args.force)
-    set_threads(args.threads)
-    report = run_pruning(Path(args.encoder), out, use_shared=not args.no_shared, command=command_text(args))
-    if args.json:
-        print_json(report)
-    else:
-        print(format_report(report))
-    return 0
+    return run_pruning_command(args, lambda out: run_pruning(Path(args.encoder), out, use_shared=not args.no_shared,
+                                                             command=command_text(args)), format_report)
