@@ -182,7 +182,7 @@ def decoder_inputs(encoder: nn.Module, contents: dict[str, np.ndarray], styles: 
 
     Why these cover the alphas and blends between them: the decoder's first layer is a 1x1 convolution, so its
     pre-activation at a position is linear in the input; where two inputs both give <= 0 (a dead channel), every
-    convex combination of them does too. Plain tensors (not inference-mode ones): tracing needs autograd.
+    convex combination of them does too.
     """
     from .model import STYLE_SIZE
     from .transforms import TRANSFORMS, StyleFeatures
@@ -196,11 +196,11 @@ def decoder_inputs(encoder: nn.Module, contents: dict[str, np.ndarray], styles: 
     inputs = []
     for i, batch in enumerate(image_batches(contents, size)):
         content = encoder(batch)
-        inputs.append(content.clone())
+        inputs.append(content)
         for k in range(min(styles_per_content, len(style_features))):
             style = style_features[(i + k) % len(style_features)]
             for name in DECODER_CALIBRATION_TRANSFORMS:
-                inputs.append(TRANSFORMS[name](content, style).reshape(content.shape).clone())
+                inputs.append(TRANSFORMS[name](content, style).reshape(content.shape))
             inputs.append(0.5 * content + 0.5 * TRANSFORMS["adain"](content, style).reshape(content.shape))
     return inputs
 

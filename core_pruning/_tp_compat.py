@@ -86,7 +86,7 @@ def build_graph(model: nn.Module, example_inputs: Any,
     check_supported()
     with parameters_traceable(model), opaque_for_tracing(model), cut_at_channel_shuffles() as cut_inputs, \
             channel_splits_recorded() as splits:
-        dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False,
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=traceable(example_inputs), verbose=False,
                                                    unwrapped_parameters=unwrapped_parameters or None,
                                                    customized_pruners=pruners(),
                                                    output_transform=lambda out: [*cut_inputs, out])  # cuts first
@@ -108,6 +108,19 @@ def parameters_traceable(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
         with torch.enable_grad():
             yield
+
+
+def traceable(inputs: Any) -> Any:
+    """``inputs`` with every tensor made under ``torch.inference_mode()`` cloned into a normal one (through lists,
+    tuples and dicts): autograd refuses to record operations on inference tensors, so tracing failed with "Inference
+    tensors cannot be saved for backward" when example inputs came from inference code."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs.clone() if inputs.is_inference() else inputs
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(traceable(item) for item in inputs)
+    if isinstance(inputs, dict):
+        return {key: traceable(value) for key, value in inputs.items()}
+    return inputs
 
 
 @contextmanager

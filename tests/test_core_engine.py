@@ -404,10 +404,10 @@ def test_zero_pruning_finds_all_planted_dead_channels_and_is_lossless():
 
 
 def test_frozen_model_and_no_grad_prune_as_a_trainable_one():
-    """Inference code loads pretrained weights frozen (``requires_grad_(False)``) and runs under ``no_grad``;
-    Torch-Pruning traces through autograd, which then saw the last layer alone: budget pruning crashed on an
-    empty ranking and zero-channel pruning silently removed nothing. Both now prune as for a trainable model,
-    and the parameters come back frozen."""
+    """Inference code loads pretrained weights frozen (``requires_grad_(False)``), runs under ``no_grad`` and makes
+    inference-mode tensors; Torch-Pruning traces through autograd, which then saw the last layer alone (budget
+    pruning crashed on an empty ranking, zero-channel pruning silently removed nothing) or refused the example
+    input. All of them now prune as for a trainable model, and the parameters come back frozen."""
     model, dead = planted_dead_model()
     model.requires_grad_(False)
     calib = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(2))
@@ -417,7 +417,9 @@ def test_frozen_model_and_no_grad_prune_as_a_trainable_one():
         assert set(idxs) <= set(result.report["removed"].get(name, [])), name
     assert not any(p.requires_grad for p in model.parameters())
     frozen = small_resnet(1).requires_grad_(False)
-    budget = cp.prune(frozen, calib[:1], criterion="l1", target_flops=0.5)
+    with torch.inference_mode():
+        example = torch.randn(1, 1, 28, 28)  # an inference tensor, as inference code makes them
+    budget = cp.prune(frozen, example, criterion="l1", target_flops=0.5)
     assert budget.report["flops_ratio"] == pytest.approx(0.5, abs=0.02)
     assert not any(p.requires_grad for p in frozen.parameters())
 
