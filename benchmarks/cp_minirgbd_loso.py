@@ -111,18 +111,22 @@ def nested_loso(data, kind: str, seed: int, args, extra: dict, say) -> tuple:
     leave-one-out fits the calibration -- and that final model's calibrated probability for the held-out infant.
     No number applied to infant i was computed by a model or a fit that saw infant i (the plain run's
     cross-fitted calibration uses the other infants' out-of-fold logits, whose models did see infant i).
-    12 x 12 model fits per seed."""
-    probs, logits = np.zeros(len(data)), np.zeros(len(data))
+    Also recorded (``fold_model_mean``): the mean of the 11 inner fold models' calibrated probabilities instead of
+    the final model's -- the models the calibration was fitted on (the final model, trained on one infant more,
+    can be more confident than they are). 12 x 12 model fits per seed."""
+    probs, logits, fold_mean = np.zeros(len(data)), np.zeros(len(data)), np.zeros(len(data))
     for i in range(len(data)):
         say(f"outer fold {i + 1}/{len(data)}")
         others = np.flatnonzero(np.arange(len(data)) != i)
         trained = train(data.subset(others), kind, cv="loso", seed=seed, train_config=TrainConfig(epochs=args.epochs),
                         calibration=args.calibration, **extra)
         x = prepare(data.subset([i]), trained.preprocess)
-        probs[i] = calibrated_probabilities(trained, x)[0][0]
+        final, folds = calibrated_probabilities(trained, x)
+        probs[i], fold_mean[i] = final[0], folds[:, 0].mean()
         logits[i] = trained.final.decision_function(x, trained.preprocess.fps)[0]
     report = {"probabilities": dict(zip(data.names, np.round(probs, 4).tolist(), strict=True)),
-              "logits": dict(zip(data.names, np.round(logits, 4).tolist(), strict=True))}
+              "logits": dict(zip(data.names, np.round(logits, 4).tolist(), strict=True)),
+              "fold_model_mean": fold_mean.tolist()}
     return probs, None, classification_report(data.labels, probs), report
 
 
@@ -158,7 +162,12 @@ def main() -> int:
             seed_logits.append(logits)
             rows.append(row(label, metrics, data.labels, probs, logits))
             results[label] = report
-            print(table(rows[-1:], COLUMNS).splitlines()[-1], file=sys.stderr, flush=True)  # each row as it comes
+            if "fold_model_mean" in report:  # nested: the inner fold models' mean beside the final model
+                ensemble = np.array(report["fold_model_mean"])
+                rows.append(row(f"{label}, fold-model mean", classification_report(data.labels, ensemble),
+                                data.labels, ensemble))
+            for line in table(rows[-2 if "fold_model_mean" in report else -1:], COLUMNS).splitlines()[2:]:
+                print(line, file=sys.stderr, flush=True)  # each row as it comes
             save_json(results, Path(args.out))
         if len(seed_probs) > 1:  # the seed ensemble: each infant's probability from models that never saw it
             mean = np.mean(seed_probs, axis=0)
