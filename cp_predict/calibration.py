@@ -93,14 +93,19 @@ def fit_balanced_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]
     return float(np.exp(res.x[0])), float(res.x[1])
 
 
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`CALIBRATION_CHOICES`, else a one-line :class:`InputError`."""
+    if method not in CALIBRATION_CHOICES:
+        raise InputError(f"unknown {{option}} {method!r} (choose from {', '.join(CALIBRATION_CHOICES)})",
+                         option="calibration")
+    return method
+
+
 def fit_calibration(logits: np.ndarray, y: np.ndarray, method: str = DEFAULT_CALIBRATION) -> Calibration:
     """Fit ``method`` (one of :data:`CALIBRATION_CHOICES`) on held-out logits and their labels."""
-    if method == "temperature":
+    if check_method(method) == "temperature":
         return Calibration(fit_temperature(logits, y), 0.0, method)
-    if method == "balanced":
-        return Calibration(*fit_balanced_platt(logits, y), method)
-    raise InputError(f"unknown {{option}} {method!r} (choose from {', '.join(CALIBRATION_CHOICES)})",
-                     option="calibration")
+    return Calibration(*fit_balanced_platt(logits, y), method)
 
 
 def cross_fitted_probabilities(logits: np.ndarray, y: np.ndarray, fold_of: np.ndarray,

@@ -21,9 +21,9 @@ import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
 from cp_predict.calibration import (
-    CALIBRATION_CHOICES,
     DEFAULT_CALIBRATION,
     Calibration,
+    check_method,
     cross_fitted_probabilities,
     fit_calibration,
 )
@@ -109,12 +109,11 @@ def train(
     ``init``: fine-tune instead of training from scratch -- every fold model and the final model start from
     ``init``'s final network (same architecture and pre-processing; learning rate times
     :data:`FINE_TUNE_LR_FACTOR`), so a user's own recordings adapt a shipped or trained model.
-    ``calibration``: one of :data:`~cp_predict.calibration.CALIBRATION_CHOICES` (why ``balanced`` is the
-    default: :mod:`cp_predict.calibration`).
+    ``calibration``: ``balanced`` or ``temperature`` (:data:`~cp_predict.calibration.CALIBRATION_CHOICES`; why
+    ``balanced`` is the default: :mod:`cp_predict.calibration`).
     """
     say = progress or (lambda _msg: None)
-    if calibration not in CALIBRATION_CHOICES:
-        fit_calibration(np.zeros(0), np.zeros(0), calibration)  # raises the one-line error
+    check_method(calibration)
     labels = skeletons.require_labels()
     if len(np.unique(labels)) < 2:
         raise InputError("training needs infants of both classes (labels 0 and 1)")
