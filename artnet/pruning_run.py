@@ -30,6 +30,7 @@ from .prune import (
     verify_identical,
 )
 from .weights import (
+    ENCODER_FILE,
     decoder_meta,
     encoder_meta,
     load_decoder,
@@ -145,7 +146,7 @@ def run_decoder_pruning(decoder_path: Path, out: Path, encoder_path: Path | None
         "what": "ArtNet decoder after zero-channel pruning (core_pruning, criterion 'zero'): channels that are zero "
                 "after ReLU on every calibration input removed",
         "source": decoder_path.name,
-        "encoder": (encoder_path or Path("artnet_encoder.pt")).name,
+        "encoder": (encoder_path or Path(ENCODER_FILE)).name,
         "data": "calibration: the stylisation split's train + validation contents x styles (artnet.data."
                 "STYLIZATION_SPLIT) at long side 512; check: its test contents x styles (never calibrated on)",
         "summary": summary,

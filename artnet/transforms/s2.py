@@ -22,6 +22,7 @@ the full style features without one-hot maps. Measurements behind the defaults: 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -96,16 +97,18 @@ def match_dtype_for(requested: str, device: torch.device) -> torch.dtype:
     if requested not in MATCH_DTYPES:
         raise ValueError(f"unknown match_dtype {requested!r}; choose from {MATCH_DTYPES}")
     if requested == "auto":
-        return torch.bfloat16 if _fast_bfloat16(device) else torch.float32
+        return torch.bfloat16 if _fast_bfloat16(device.type) else torch.float32
     return getattr(torch, requested)
 
 
-def _fast_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices natively (CUDA; a CPU with AMX or AVX512-BF16): there a
-    bfloat16 product runs several times faster than float32 (7x on an AMX Xeon); emulated, it is slower."""
-    if device.type == "cuda":
+@functools.cache
+def _fast_bfloat16(device_type: str) -> bool:
+    """Whether a ``device_type`` device multiplies bfloat16 matrices natively (CUDA; a CPU with AMX or
+    AVX512-BF16): there a bfloat16 product runs several times faster than float32 (7x on an AMX Xeon); emulated,
+    it is slower. Asked once per device type (S2 runs per video frame)."""
+    if device_type == "cuda":
         return True
-    if device.type != "cpu":
+    if device_type != "cpu":
         return False
     cpu = getattr(torch, "cpu", None)
     checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
