@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from artnet_quality import make_grid
 
 from artnet import ArtNet
 from artnet.data import split_images
@@ -45,16 +46,6 @@ def busiest_window(image: np.ndarray, crop: int) -> tuple[int, int]:
     return corner
 
 
-def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
-    from PIL import Image
-
-    pil = Image.fromarray(image)
-    pil.thumbnail((side, side))
-    canvas = Image.new("RGB", (side, side), "white")
-    canvas.paste(pil, ((side - pil.width) // 2, (side - pil.height) // 2))
-    return np.asarray(canvas)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="grid image to write (.jpg or .png)")
@@ -64,35 +55,25 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from PIL import Image, ImageDraw
-
     contents = split_images("test", "content", long_side=args.size)
     styles = split_images("test", "style", long_side=512)
     artnet = ArtNet.load(device="cpu")
     teacher = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device="cpu")
-    strip, crop = 16, args.crop
-    canvas = Image.new("RGB", (len(COLUMNS) * crop, strip + len(PAIRS) * crop), "white")
-    draw = ImageDraw.Draw(canvas)
-    for c, label in enumerate(COLUMNS):
-        draw.text((c * crop + 4, 2), label, fill="black")
-    for r, (content_name, style_name) in enumerate(PAIRS):
-        content = to_tensor(contents[content_name])
-        style = to_tensor(styles[style_name])
+    rows = []
+    for content_name, style_name in PAIRS:
+        content, style = to_tensor(contents[content_name]), to_tensor(styles[style_name])
         outputs = [to_uint8(artnet.stylize(content, style, transform="s2").image),
                    to_uint8(artnet.stylize(content, style, transform="adain").image),
                    to_uint8(teacher.stylize(content, style, transform="adain").image)]
         source = to_uint8(content)
-        top, left = busiest_window(source, crop)
-        cells = [source, thumbnail(to_uint8(style), crop), *outputs]
-        for c, cell in enumerate(cells):
-            window = cell if c == 1 else cell[top: top + crop, left: left + crop]
-            canvas.paste(Image.fromarray(np.ascontiguousarray(window)), (c * crop, strip + r * crop))
+        top, left = busiest_window(source, args.crop)
+        window = (slice(top, top + args.crop), slice(left, left + args.crop))
+        rows.append([source[window], to_uint8(style), *(out[window] for out in outputs)])  # style: shrunk to fit
         print(f"{content_name} x {style_name}: window at ({top}, {left}) of {source.shape[1]}x{source.shape[0]}",
               file=sys.stderr, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(args.out, quality=90) if args.out.suffix.lower() in (".jpg", ".jpeg") else canvas.save(args.out)
+    make_grid(rows, list(COLUMNS), args.crop, args.out)
     print(f"command: python {' '.join(sys.argv)}\nmachine: {cpu_name()}, torch {torch.__version__}\n"
-          f"grid: {args.out} ({args.out.stat().st_size / 1024:.0f} KB), rows {len(PAIRS)}, crop {crop} px at "
+          f"grid: {args.out} ({args.out.stat().st_size / 1024:.0f} KB), rows {len(PAIRS)}, crop {args.crop} px at "
           f"long side {args.size}")
     return 0
 

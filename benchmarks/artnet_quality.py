@@ -66,7 +66,8 @@ GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern
 
 
 def make_grid(cells: list[list[np.ndarray]], labels: list[str], side: int, path: Path) -> None:
-    """Rows of equally sized cells with a label strip on top, saved as a palette PNG (small file)."""
+    """Rows of equally sized cells (each shrunk to fit ``side``, never enlarged) with a label strip on top, saved
+    as a palette PNG (small file) or, for a ``.jpg`` path, a quality-90 JPEG (full colour, for 100 % crops)."""
     from PIL import Image, ImageDraw
 
     rows, cols = len(cells), len(cells[0])
@@ -81,7 +82,10 @@ def make_grid(cells: list[list[np.ndarray]], labels: list[str], side: int, path:
             image.thumbnail((side, side))
             canvas.paste(image, (c * side + (side - image.width) // 2, strip + r * side + (side - image.height) // 2))
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        canvas.save(path, quality=90)
+    else:
+        canvas.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def main() -> int:

@@ -160,13 +160,14 @@ def main() -> int:
             label = (name if len(seeds) == 1 else f"{name} (seed {seed})") + (", nested" if args.nested else "")
             seed_probs.append(probs)
             seed_logits.append(logits)
-            rows.append(row(label, metrics, data.labels, probs, logits))
-            results[label] = report
+            new_rows = [row(label, metrics, data.labels, probs, logits)]
             if "fold_model_mean" in report:  # nested: the inner fold models' mean beside the final model
                 ensemble = np.array(report["fold_model_mean"])
-                rows.append(row(f"{label}, fold-model mean", classification_report(data.labels, ensemble),
-                                data.labels, ensemble))
-            for line in table(rows[-2 if "fold_model_mean" in report else -1:], COLUMNS).splitlines()[2:]:
+                new_rows.append(row(f"{label}, fold-model mean", classification_report(data.labels, ensemble),
+                                    data.labels, ensemble))
+            rows += new_rows
+            results[label] = report
+            for line in table(new_rows, COLUMNS).splitlines()[2:]:
                 print(line, file=sys.stderr, flush=True)  # each row as it comes
             save_json(results, Path(args.out))
         if len(seed_probs) > 1:  # the seed ensemble: each infant's probability from models that never saw it
