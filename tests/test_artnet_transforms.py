@@ -136,12 +136,15 @@ def test_bfloat16_matching_picks_a_patch_almost_as_similar_as_the_best():
 
 
 def test_match_dtype_choices():
-    from artnet.transforms.s2 import match_dtype_for
+    from artnet.transforms.s2 import _fast_bfloat16, match_dtype_for
 
     assert match_dtype_for("float32", torch.device("cpu")) is torch.float32
     assert match_dtype_for("bfloat16", torch.device("cpu")) is torch.bfloat16
     assert match_dtype_for("auto", torch.device("cuda")) is torch.bfloat16
-    assert match_dtype_for("auto", torch.device("cpu")) in (torch.float32, torch.bfloat16)
+    assert match_dtype_for("auto", torch.device("meta")) is torch.float32  # unknown hardware: exact float32
+    amx = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    assert _fast_bfloat16("cpu") is bool(amx)
+    assert match_dtype_for("auto", torch.device("cpu")) is (torch.bfloat16 if amx else torch.float32)
     with pytest.raises(ValueError, match="match_dtype"):
         match_dtype_for("int8", torch.device("cpu"))
 
