@@ -16,6 +16,15 @@ Widths default to (128, 64, 32, 16): about 5 GMAC at 512x512 as written, an orde
 VGG19's mirror decoder (~60 GMAC), which is what makes real-time use possible. The output is RGB; callers
 clamp to [0, 1].
 
+Skips (optional, ``skip_channels``): the encoder's ``conv3`` (1/4) and ``conv1`` (1/2) features, each through
+a zero-initialised 1x1 convolution, are added to the pre-activations of ``conv4a`` and ``conv2`` (the first
+layers at those scales). Why: a decoder that sees only the 1/8 bottleneck must invent everything finer than 8
+pixels -- whiskers, cables, rigging -- and a light one invents blur. The caller passes the skip features already
+aligned to the style (:func:`artnet.transforms.adain` toward the style's statistics at the same level, mixed
+with the content's by ``alpha``), so the style transfer stays in the transform: the skips carry where the
+strokes go, the aligned statistics what they look like. Zero initialisation makes a fresh skip decoder compute
+exactly what the decoder without skips computes, so one can be fine-tuned from the other.
+
 Speed: each "nearest 2x up-sampling then reflection-padded 3x3 conv" is computed on the small input as one
 transposed convolution (:class:`UpsampleConv3x3`), exactly the same function with 4/9 of the multiply-adds
 and no up-sampled copy (about 3 GMAC executed at 512x512; FLOPs counters report the literal 5 GMAC);
@@ -23,6 +32,8 @@ and no up-sampled copy (about 3 GMAC executed at 512x512; FLOPs counters report 
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +95,11 @@ def _conv3(in_ch: int, out_ch: int) -> nn.Conv2d:
 
 #: The decoder's ReLU layers in order (each one's output width is one entry of :func:`layer_widths`).
 LAYERS = ("reduce", "conv8", "conv4a", "conv4b", "conv2", "conv1a")
+#: Encoder level of each optional skip and the decoder layer whose pre-activation it joins (same scale).
+SKIP_JOINS: dict[str, str] = {"conv3": "conv4a", "conv1": "conv2"}
+#: Down-sampling factor of each decoder layer's output (and of the skip that joins it).
+LAYER_SCALES: dict[str, int] = {"reduce": 8, "conv8": 8, "conv4a": 4, "conv4b": 4, "conv2": 2, "conv1a": 1,
+                                "conv1b": 1}
 
 
 def layer_widths(widths: tuple[int, ...]) -> tuple[int, int, int, int, int, int]:
@@ -99,10 +115,19 @@ def layer_widths(widths: tuple[int, ...]) -> tuple[int, int, int, int, int, int]
     raise ValueError(f"decoder widths must be 4 stage widths or 6 layer widths >= 1, got {widths}")
 
 
-class Decoder(nn.Module):
-    """Features ``(N, C, H/8, W/8)`` -> image ``(N, 3, H, W)``."""
+def skip_name(level: str) -> str:
+    """Module name of the 1x1 projection of encoder ``level`` (``skip_conv3``, ``skip_conv1``)."""
+    return f"skip_{level}"
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...] = (128, 64, 32, 16)):
+
+class Decoder(nn.Module):
+    """Features ``(N, C, H/8, W/8)`` (and optional skips, module docstring) -> image ``(N, 3, H, W)``.
+
+    ``skip_channels``: ``{encoder level: channels}`` for levels of :data:`SKIP_JOINS` (empty: no skips).
+    """
+
+    def __init__(self, in_channels: int, widths: tuple[int, ...] = (128, 64, 32, 16),
+                 skip_channels: Mapping[str, int] | None = None):
         super().__init__()
         reduce, conv8, conv4a, conv4b, conv2, conv1a = layer_widths(widths)
         self.reduce = nn.Conv2d(in_channels, reduce, 1)
@@ -113,6 +138,22 @@ class Decoder(nn.Module):
         self.conv1a = UpsampleConv3x3(conv2, conv1a)
         self.conv1b = _conv3(conv1a, 3)
         self.relu = nn.ReLU()
+        for level, channels in (skip_channels or {}).items():
+            if level not in SKIP_JOINS:
+                raise ValueError(f"unknown skip level {level!r}; choose from {list(SKIP_JOINS)}")
+            projection = nn.Conv2d(int(channels), getattr(self, SKIP_JOINS[level]).out_channels, 1)
+            nn.init.zeros_(projection.weight)
+            nn.init.zeros_(projection.bias)
+            self.add_module(skip_name(level), projection)
+
+    @property
+    def skip_levels(self) -> tuple[str, ...]:
+        """Encoder levels this decoder reads besides its input (empty for the plain decoder)."""
+        return tuple(level for level in SKIP_JOINS if hasattr(self, skip_name(level)))
+
+    def skip_channels(self) -> dict[str, int]:
+        """``{level: channels}`` of the skips (the constructor argument that rebuilds this decoder)."""
+        return {level: getattr(self, skip_name(level)).in_channels for level in self.skip_levels}
 
     @property
     def in_channels(self) -> int:
@@ -131,23 +172,34 @@ class Decoder(nn.Module):
         """Multiply-adds :meth:`forward` executes for a ``size`` x ``size`` output (each :class:`UpsampleConv3x3`
         at 4/9 of its literal count; FLOPs counters report the literal form)."""
         macs = 0
-        for name, scale in (*zip(LAYERS, (8, 8, 4, 4, 2, 1), strict=True), ("conv1b", 1)):
+        layers = [(name, LAYER_SCALES[name]) for name in (*LAYERS, "conv1b")]
+        layers += [(skip_name(level), LAYER_SCALES[SKIP_JOINS[level]]) for level in self.skip_levels]
+        for name, scale in layers:
             conv = getattr(self, name)
             literal = (size // scale) ** 2 * conv.in_channels * conv.out_channels * conv.kernel_size[0] ** 2
             macs += literal * 4 // 9 if isinstance(conv, UpsampleConv3x3) else literal
         return macs
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _join(self, y: Tensor, level: str, skips: Mapping[str, Tensor] | None) -> Tensor:
+        """``y`` plus the projected skip of ``level`` when this decoder has that skip."""
+        if not hasattr(self, skip_name(level)):
+            return y
+        if skips is None or level not in skips:
+            raise ValueError(f"this decoder needs the encoder's {', '.join(self.skip_levels)} features "
+                             f"(skips); got {sorted(skips) if skips else 'none'}")
+        return y + getattr(self, skip_name(level))(skips[level])
+
+    def forward(self, x: Tensor, skips: Mapping[str, Tensor] | None = None) -> Tensor:
         r = self.relu
         x = r(self.conv8(r(self.reduce(x))))
-        x = r(self.conv4b(r(self.conv4a(x))))
-        x = r(self.conv2(x))
+        x = r(self.conv4b(r(self._join(self.conv4a(x), "conv3", skips))))
+        x = r(self._join(self.conv2(x), "conv1", skips))
         return self.conv1b(r(self.conv1a(x)))
 
-    def forward_reference(self, x: Tensor) -> Tensor:
+    def forward_reference(self, x: Tensor, skips: Mapping[str, Tensor] | None = None) -> Tensor:
         """The literal mirror (up-sample, then pad and convolve): what :meth:`forward` computes, slower."""
         r = self.relu
         x = r(self.conv8(r(self.reduce(x))))
-        x = r(self.conv4b(r(self.conv4a.literal(x))))
-        x = r(self.conv2.literal(x))
+        x = r(self.conv4b(r(self._join(self.conv4a.literal(x), "conv3", skips))))
+        x = r(self._join(self.conv2.literal(x), "conv1", skips))
         return self.conv1b(r(self.conv1a.literal(x)))

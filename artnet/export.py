@@ -6,7 +6,8 @@ onnxruntime or LibTorch wants one pure-tensor function instead. :class:`AdaINGra
 ``H, W, h, w`` multiples of 8 from 16 to 4096 (the encoder's stride; pad other sizes with
 :func:`artnet.padding.pad_to_multiple` and crop the result, as ``stylize`` does: padding inside the graph made
 ``torch.export``'s symbolic shapes fail on the ceil-mode pooling). It runs the encoder on both images, AdaIN
-(population variance, ``eps`` 1e-5, as :func:`artnet.transforms.adain`), the ``alpha`` blend and the decoder,
+(population variance, ``eps`` 1e-5, as :func:`artnet.transforms.adain`; also at the skip levels of a decoder
+with skips, :mod:`artnet.skips`), the ``alpha`` blend and the decoder,
 and clamps. Not inside: tiling (memory grows with the image) and the
 resizing of the style to 512 px that ``stylize`` does; resize the style before calling the graph.
 
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from artnet.skips import encode_levels
 from artnet.transforms import adain_batch
 from prunelab.errors import InputError
 from prunelab.io import atomic_write_text, check_output_path
@@ -46,10 +48,14 @@ class AdaINGraph(nn.Module):
         self.eps = eps
 
     def forward(self, content: Tensor, style: Tensor, alpha: Tensor) -> Tensor:
-        fc = self.encoder(content)
-        stylised = adain_batch(fc, self.encoder(style), self.eps)
-        mixed = alpha * stylised + (1 - alpha) * fc
-        return self.decoder(mixed).clamp(0, 1)
+        (fc, skips_c), (fs, skips_s) = (encode_levels(self.encoder, content, self.decoder),
+                                        encode_levels(self.encoder, style, self.decoder))
+        mixed = alpha * adain_batch(fc, fs, self.eps) + (1 - alpha) * fc
+        if not skips_c:
+            return self.decoder(mixed).clamp(0, 1)
+        skips = {level: alpha * adain_batch(f, skips_s[level], self.eps) + (1 - alpha) * f
+                 for level, f in skips_c.items()}  # artnet.skips, with alpha a graph input
+        return self.decoder(mixed, skips).clamp(0, 1)
 
 
 @dataclass

@@ -29,8 +29,9 @@ from .decoder import Decoder
 from .encoder import GoogLeNetEncoder, imagenet_encoder
 from .images import fit_long_side, resize
 from .padding import pad_to_multiple, unpad
+from .skips import BOTTLENECK, skip_levels
 from .tiling import decode_tiled, encode_tiled
-from .transforms import DEFAULT_TRANSFORM, TRANSFORMS, StatsHook, StyleFeatures, with_prefix
+from .transforms import DEFAULT_TRANSFORM, TRANSFORMS, StatsHook, StyleFeatures, adain, with_prefix
 
 #: Default long side of style images (style statistics barely change above it; bigger costs S2 time).
 STYLE_SIZE = 512
@@ -137,18 +138,35 @@ class ArtNet:
         return self._encode(image)
 
     def _encode(self, image: Tensor) -> Tensor:  # an image already validated
+        return self._encode_levels(image)[0]
+
+    def _encode_levels(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Bottleneck features and the decoder's skip features (``{}`` for a decoder without skips), tiled."""
         padded, _ = pad_to_multiple(image.to(self.device), 8)
+        padded = padded.contiguous(memory_format=torch.channels_last)
+        levels = skip_levels(self.decoder)
         with self._autocast():
-            features = encode_tiled(self.encoder, padded.contiguous(memory_format=torch.channels_last), self.tile)
-        return features.float()
+            if not levels:
+                return encode_tiled(self.encoder, padded, self.tile).float(), {}
+            out = encode_tiled(self.encoder, padded, self.tile, levels=(*levels, BOTTLENECK))
+        out = {level: features.float() for level, features in out.items()}
+        return out.pop(BOTTLENECK), out
 
     @torch.inference_mode()
-    def decode(self, features: Tensor, size: tuple[int, int]) -> Tensor:
-        """Image ``(1, 3, H, W)`` in [0, 1] from features, cropped to ``size`` (tiled)."""
+    def decode(self, features: Tensor, size: tuple[int, int], skips: dict[str, Tensor] | None = None) -> Tensor:
+        """Image ``(1, 3, H, W)`` in [0, 1] from features (and the skips of a decoder with skips, each
+        ``(1, C, H', W')``), cropped to ``size`` (tiled)."""
         features = features.contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            image = decode_tiled(self.decoder, features, self.tile)
+            image = decode_tiled(self.decoder, features, self.tile, skips or None)
         return unpad(image.float(), size).clamp_(0, 1)
+
+    @torch.inference_mode()
+    def reconstruct(self, image: Tensor) -> Tensor:
+        """The decoder's inversion of the encoder (``alpha = 0``, skips included): what the networks keep."""
+        _check_image(image)
+        features, skips = self._encode_levels(image)
+        return self.decode(features, tuple(image.shape[2:]), skips)
 
     @torch.inference_mode()
     def encode_style(self, image: Tensor, size: int = STYLE_SIZE) -> StyleFeatures:
@@ -156,7 +174,8 @@ class ArtNet:
         _check_image(image)
         if size:
             image = resize(image, *fit_long_side(image.shape[2], image.shape[3], size))
-        return StyleFeatures(self._encode(image)[0])
+        features, skips = self._encode_levels(image)
+        return StyleFeatures(features[0], skips={level: StyleFeatures(f[0]) for level, f in skips.items()})
 
     # -- the main entry point --------------------------------------------------------------------------
     @torch.inference_mode()
@@ -195,7 +214,8 @@ class ArtNet:
         height, width = content.shape[2:]
 
         tick = time.perf_counter()
-        features = self._encode(content)[0]
+        features, skips = self._encode_levels(content)
+        features = features[0]
         timings["encode"] = time.perf_counter() - tick
         tick = time.perf_counter()
         cached = [s if isinstance(s, StyleFeatures) else self.encode_style(s.to(self.device), style_size)
@@ -204,6 +224,8 @@ class ArtNet:
             if s.features.shape[0] != features.shape[0]:
                 raise InputError(f"style features have {s.features.shape[0]} channels, content "
                                  f"{features.shape[0]}: encoded with another encoder")
+            if set(skips) - set(s.skips):
+                raise InputError("the style was encoded for a decoder without skips: encode it with this ArtNet")
         timings["encode_style"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
@@ -227,14 +249,38 @@ class ArtNet:
                                         **transform_options)
             if alpha < 1:
                 mixed = alpha * mixed + (1 - alpha) * features
+            skips = {level: _align_skip(level, f[0], cached, mix, mask, alpha, stats_hook)[None]
+                     for level, f in skips.items()}
         timings["transform"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        image = self.decode(mixed[None], (height, width))
+        image = self.decode(mixed[None], (height, width), skips)
         if preserve_color:
             image = _preserve_color(image, content)
         timings["decode"] = time.perf_counter() - tick
         return StylizeResult(image=image, seconds=time.perf_counter() - start, timings=timings)
+
+
+def _align_skip(level: str, features: Tensor, styles: list[StyleFeatures], mix: list[float], mask: Tensor | None,
+                alpha: float, stats_hook: StatsHook | None) -> Tensor:
+    """One skip level aligned as :mod:`artnet.skips` says: AdaIN toward each style at this level, mixed by the
+    style weights (or the mask's regions), then blended with the content's own features by ``alpha``."""
+    if mask is not None:
+        regions = _region_weights(mask, features.shape[1:], features.device)
+        parts = [(region, {"content_mask": region}) for region in regions]
+    else:
+        parts = [(w, {}) for w in mix]
+    out: Tensor | None = None
+    for i, (style, (weight, options)) in enumerate(zip(styles, parts, strict=True)):
+        if float(weight.sum() if isinstance(weight, Tensor) else weight) <= 0:
+            continue
+        aligned = adain(features, style.skips[level], stats_hook=with_prefix(stats_hook, f"style{i}.{level}."),
+                        **options)
+        if not (isinstance(weight, float) and weight == 1.0):
+            aligned = aligned.mul_(weight)
+        out = aligned if out is None else out.add_(aligned)
+    assert out is not None  # check_weights / the mask leave at least one part with weight
+    return out if alpha == 1 else out.mul_(alpha).add_(features, alpha=1 - alpha)
 
 
 def _check_image(image: Tensor) -> None:

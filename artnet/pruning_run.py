@@ -114,6 +114,9 @@ def run_decoder_pruning(decoder_path: Path, out: Path, encoder_path: Path | None
     if decoder.in_channels != encoder.out_channels:
         raise InputError(f"{decoder_path} takes {decoder.in_channels} channels, the encoder gives "
                          f"{encoder.out_channels}: pass the encoder it was trained for (--encoder)")
+    if decoder.skip_levels:  # the calibration inputs and the core's trace are single-tensor: not yet for skips
+        raise InputError(f"{decoder_path} reads encoder skips ({', '.join(decoder.skip_levels)}); zero-channel "
+                         "pruning of decoders with skips is not supported yet (train them from a pruned decoder)")
     start = time.perf_counter()
     parts = ("train", "validation")
     contents = {k: v for part in parts for k, v in split_images(part, "content", use_shared).items()}

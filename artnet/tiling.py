@@ -5,15 +5,19 @@ Both networks are local: an encoder feature depends only on input pixels within 
 therefore processed with a halo of at least that radius and only their centre is kept; with tile origins
 on the 8-pixel grid (so the max-pools see the same windows) the assembled result equals whole-image
 processing up to float rounding -- no seams, no blending needed. Peak memory is then one tile's
-activations plus the 1/8-resolution feature map and the output image, whatever the resolution.
+activations plus the 1/8-resolution feature map and the output image, whatever the resolution -- and, for a
+decoder with skips (:mod:`artnet.skips`), its 1/4- and 1/2-resolution skip maps (at 4K about 0.4 and 0.5 GB in
+float32: more than the image, less than one untiled pass).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
+
+from .encoder import LEVELS
 
 #: Encoder halo in input pixels (>= receptive-field radius 30, multiple of 8).
 ENCODER_HALO = 32
@@ -30,47 +34,77 @@ def _spans(length: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]
     return spans
 
 
-def run_tiled(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int, halo: int, scale: float, out_channels: int,
-              grid: int = 1) -> Tensor:
+def run_tiled(fn: Callable[..., Tensor | dict[str, Tensor]], x: Tensor, tile: int, halo: int,
+              scale: float | dict[str, float], out_channels: int | dict[str, int], grid: int = 1,
+              extras: Mapping[str, tuple[Tensor, int]] | None = None) -> Tensor | dict[str, Tensor]:
     """Apply a local ``fn`` to ``x`` ``(1, C, H, W)`` in tiles; ``fn`` maps sizes by ``scale``.
 
     ``tile`` and ``halo`` are in input units and must be multiples of ``grid`` (the alignment the network
-    needs, e.g. 8 for the encoder's three 2x down-samplings).
+    needs, e.g. 8 for the encoder's three 2x down-samplings). Several outputs: ``fn`` returns a dict and
+    ``scale``/``out_channels`` are dicts with the same keys. ``extras``: ``{name: (tensor, factor)}``, inputs at
+    ``factor`` times ``x``'s resolution, cut to the same window and passed as ``fn(x_tile, {name: tile})``
+    (the decoder's skips).
     """
     if tile % grid or halo % grid:
         raise ValueError(f"tile ({tile}) and halo ({halo}) must be multiples of {grid}")
     _, _, height, width = x.shape
+    extras = dict(extras or {})
+
+    def call(window: Tensor, ys: slice, xs: slice):
+        if not extras:
+            return fn(window)
+        return fn(window, {name: t[:, :, ys.start * f: ys.stop * f, xs.start * f: xs.stop * f]
+                           for name, (t, f) in extras.items()})
+
     if height <= tile and width <= tile:
-        return fn(x)
-    out_h, out_w = round(height * scale), round(width * scale)
-    out = None
+        return call(x, slice(0, height), slice(0, width))
+    scales = scale if isinstance(scale, dict) else {"": scale}
+    channels = out_channels if isinstance(out_channels, dict) else {"": out_channels}
+    out: dict[str, Tensor] = {}
     for y0, y1, ya, yb in _spans(height, tile, halo):
         for x0, x1, xa, xb in _spans(width, tile, halo):
-            part = fn(x[:, :, ya:yb, xa:xb])
-            if out is None:
-                out = part.new_empty(1, out_channels, out_h, out_w)
-            oy, ox = round((y0 - ya) * scale), round((x0 - xa) * scale)
-            h, w = round((y1 - y0) * scale), round((x1 - x0) * scale)
-            out[:, :, round(y0 * scale): round(y0 * scale) + h, round(x0 * scale): round(x0 * scale) + w] = \
-                part[:, :, oy: oy + h, ox: ox + w]
-    assert out is not None
-    return out
+            parts = call(x[:, :, ya:yb, xa:xb], slice(ya, yb), slice(xa, xb))
+            parts = parts if isinstance(parts, dict) else {"": parts}
+            for key, part in parts.items():
+                k = scales[key]
+                if key not in out:
+                    out[key] = part.new_empty(1, channels[key], round(height * k), round(width * k))
+                oy, ox = round((y0 - ya) * k), round((x0 - xa) * k)
+                h, w = round((y1 - y0) * k), round((x1 - x0) * k)
+                out[key][:, :, round(y0 * k): round(y0 * k) + h, round(x0 * k): round(x0 * k) + w] = \
+                    part[:, :, oy: oy + h, ox: ox + w]
+    return out if isinstance(scale, dict) else out[""]
 
 
 @torch.no_grad()
-def encode_tiled(encoder: torch.nn.Module, image: Tensor, tile: int = 1024) -> Tensor:
+def encode_tiled(encoder: torch.nn.Module, image: Tensor, tile: int = 1024,
+                 levels: tuple[str, ...] = ()) -> Tensor | dict[str, Tensor]:
     """Encoder features of a ``(1, 3, H, W)`` image (H, W multiples of 8) computed in ``tile``-px tiles.
 
     The halo is the encoder's ``tile_halo`` attribute when it has one (other architectures), else
-    :data:`ENCODER_HALO`.
+    :data:`ENCODER_HALO`. ``levels``: several levels of :meth:`GoogLeNetEncoder.forward_levels` at once (a dict;
+    the halo that covers the deepest level covers the shallower ones).
     """
     tile = max(8, tile - tile % 8)
     halo = getattr(encoder, "tile_halo", ENCODER_HALO)
-    return run_tiled(encoder, image, tile, halo, 1 / 8, encoder.out_channels, grid=8)
+    if not levels:
+        return run_tiled(encoder, image, tile, halo, 1 / 8, encoder.out_channels, grid=8)
+    channels = encoder.level_channels()
+    return run_tiled(lambda x: encoder.forward_levels(x, levels), image, tile, halo,
+                     {level: 1 / LEVELS[level] for level in levels}, {level: channels[level] for level in levels},
+                     grid=8)
 
 
 @torch.no_grad()
-def decode_tiled(decoder: torch.nn.Module, features: Tensor, tile: int = 1024) -> Tensor:
-    """Decoder output for ``(1, C, h, w)`` features computed in tiles of ``tile`` output pixels."""
+def decode_tiled(decoder: torch.nn.Module, features: Tensor, tile: int = 1024,
+                 skips: Mapping[str, Tensor] | None = None) -> Tensor:
+    """Decoder output for ``(1, C, h, w)`` features computed in tiles of ``tile`` output pixels.
+
+    ``skips``: the decoder's skip features ``{level: (1, C_l, h * 8 / s, w * 8 / s)}`` (``s`` the level's
+    down-sampling), cut to each tile's window."""
     cells = max(1, tile // 8)
-    return run_tiled(decoder, features, cells, getattr(decoder, "tile_halo_cells", DECODER_HALO), 8.0, 3)
+    halo = getattr(decoder, "tile_halo_cells", DECODER_HALO)
+    if not skips:
+        return run_tiled(decoder, features, cells, halo, 8.0, 3)
+    extras = {level: (t, 8 // LEVELS[level]) for level, t in skips.items()}
+    return run_tiled(decoder, features, cells, halo, 8.0, 3, extras=extras)

@@ -35,6 +35,11 @@ Two objectives (``--objective``):
   signal is the teacher's own output; the adain objective instead asks the decoder to solve the problem the
   teacher's decoder only approximates, and moved ArtNet to "more style, less content" than the teacher.
 
+``--skips`` (any objective) adds the encoder's ``conv3`` and ``conv1`` features as zero-initialised skips
+(:mod:`artnet.skips`), AdaIN-aligned to the style at their own level in the stylisation objectives and the
+content's own in reconstruction; with ``--init`` the given decoder is widened by them, so training starts
+from its images.
+
 Reconstruction PSNR on held-out images is reported in the card either way.
 """
 
@@ -58,6 +63,7 @@ from .decoder import Decoder
 from .encoder import GoogLeNetEncoder
 from .images import to_tensor
 from .padding import pad_to_multiple, unpad
+from .skips import align_skips_batch, encode_levels, with_skips
 from .teacher import load_teacher_decoder, load_teacher_encoder
 from .training import train_steps
 from .transforms import adain_batch
@@ -86,6 +92,7 @@ class DecoderConfig:
     reconstruction_weight: float = 1.0
     validation_size: int = 256
     init: str = ""
+    skips: bool = False
 
 
 OBJECTIVES = ("reconstruction", "adain", "teacher")
@@ -94,11 +101,14 @@ OBJECTIVES = ("reconstruction", "adain", "teacher")
 def decoder_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, batch: Tensor,
                    perceptual_weight: float, features: Tensor | None = None,
                    targets: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-    """Reconstruction losses ``pixel``, ``perceptual`` and their weighted sum ``loss`` (module docstring)."""
+    """Reconstruction losses ``pixel``, ``perceptual`` and their weighted sum ``loss`` (module docstring).
+
+    ``features``: the batch's bottleneck features, or ``(bottleneck, skips)`` for a decoder with skips."""
     with torch.no_grad():
-        features = encoder(batch) if features is None else features
+        features = encode_levels(encoder, batch, decoder) if features is None else features
         targets = teacher.features(batch, aux=True) if targets is None else targets
-    return image_losses(decoder(features), batch, targets, teacher, perceptual_weight)
+    bottleneck, skips = features if isinstance(features, tuple) else (features, None)
+    return image_losses(decoder(bottleneck, skips or None), batch, targets, teacher, perceptual_weight)
 
 
 def image_losses(output: Tensor, target: Tensor, target_features: dict[str, Tensor], teacher: nn.Module,
@@ -126,15 +136,12 @@ def _mean_std_loss(output: Tensor, target: Tensor) -> Tensor:
 def stylization_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, batch: Tensor,
                        config: DecoderConfig) -> dict[str, Tensor]:
     """The ``adain`` objective on a :class:`artnet.data.PairCrops` batch (contents, then styles)."""
-    n = batch.shape[0] // 2
-    content, style = batch[:n], batch[n:]
+    content, style, fc, t = _transferred(encoder, decoder, batch)
     with torch.no_grad():
-        fc, fs = encoder(content), encoder(style)
-        t = adain_batch(fc, fs)
         tc = teacher.features(content, aux=True)
         ts = teacher.features(style, aux=True)
         target = adain_batch(tc["relu4_1"], ts["relu4_1"])
-    predicted = teacher.features(decoder(t), aux=True)
+    predicted = teacher.features(decoder(*t), aux=True)
     losses = {"content": ((predicted["relu4_1"] - target) ** 2).mean(),
               "style": sum(_mean_std_loss(predicted[level], ts[level]) for level in TEACHER_LEVELS)}
     rec = decoder_losses(encoder, decoder, teacher, content, config.perceptual_weight, features=fc, targets=tc)
@@ -144,17 +151,25 @@ def stylization_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.
     return losses
 
 
-def imitation_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, teacher_decoder: nn.Module,
-                     batch: Tensor, config: DecoderConfig) -> dict[str, Tensor]:
-    """The ``teacher`` objective on a :class:`artnet.data.PairCrops` batch (contents, then styles)."""
+def _transferred(encoder: GoogLeNetEncoder, decoder: Decoder, batch: Tensor
+                 ) -> tuple[Tensor, Tensor, tuple[Tensor, dict], tuple[Tensor, dict | None]]:
+    """Split a pair batch; the contents' ``(bottleneck, skips)`` and the AdaIN-transferred decoder arguments."""
     n = batch.shape[0] // 2
     content, style = batch[:n], batch[n:]
     with torch.no_grad():
-        fc, fs = encoder(content), encoder(style)
-        t = adain_batch(fc, fs)
+        (fc, skips_c), (fs, skips_s) = encode_levels(encoder, content, decoder), encode_levels(encoder, style, decoder)
+        t = (adain_batch(fc, fs), align_skips_batch(skips_c, skips_s) or None)
+    return content, style, (fc, skips_c), t
+
+
+def imitation_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, teacher_decoder: nn.Module,
+                     batch: Tensor, config: DecoderConfig) -> dict[str, Tensor]:
+    """The ``teacher`` objective on a :class:`artnet.data.PairCrops` batch (contents, then styles)."""
+    content, style, fc, t = _transferred(encoder, decoder, batch)
+    with torch.no_grad():
         goal = teacher_decoder(adain_batch(teacher(content), teacher(style))).clamp(0, 1)
         goal_features = teacher.features(goal, aux=True)
-    output = decoder(t)
+    output = decoder(*t)
     predicted = teacher.features(output, aux=True)
     imitation = image_losses(output, goal, goal_features, teacher, config.perceptual_weight, predicted)
     losses = {"imitation": imitation["loss"], "imitation_pixel": imitation["pixel"]}
@@ -215,8 +230,10 @@ class ValidationScore:
         decoder.eval()
 
         def stylise(c: Tensor, s: Tensor) -> Tensor:
-            fc = self.encoder(c)
-            return decoder(alpha * adain_batch(fc, self.encoder(s)) + (1 - alpha) * fc)
+            (fc, skips_c), (fs, skips_s) = encode_levels(self.encoder, c, decoder), encode_levels(self.encoder, s,
+                                                                                                 decoder)
+            return decoder(alpha * adain_batch(fc, fs) + (1 - alpha) * fc,
+                           align_skips_batch(skips_c, skips_s, alpha) or None)
 
         try:
             content, style = self._scores(stylise)
@@ -236,7 +253,8 @@ def reconstruction_psnr(encoder: GoogLeNetEncoder, decoder: Decoder, images: dic
         x = to_tensor(array)
         x = resize(x, *fit_long_side(x.shape[2], x.shape[3], size))
         padded, size_hw = pad_to_multiple(x, 8)
-        y = unpad(decoder(encoder(padded)), size_hw).clamp(0, 1)
+        features, skips = encode_levels(encoder, padded, decoder)
+        y = unpad(decoder(features, skips or None), size_hw).clamp(0, 1)
         mse = float(((y - x) ** 2).mean())
         values.append(10 * math.log10(1.0 / max(mse, 1e-12)))
     return float(sum(values) / len(values))
@@ -260,6 +278,8 @@ def run_decoder_training(config: DecoderConfig, run: str | Path, export: str | P
                              f"gives {encoder.out_channels}", option="init")
     else:
         decoder = Decoder(encoder.out_channels, config.widths).to(device)
+    if config.skips:
+        decoder = with_skips(decoder, encoder)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     if config.objective in ("adain", "teacher"):
         train_images = split_images("train", "content", config.use_shared)

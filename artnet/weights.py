@@ -95,15 +95,29 @@ def save_decoder(decoder: Decoder, path: str | Path, meta: dict[str, Any] | None
     """Write a decoder as float16 with its widths (rounds ``decoder`` to float16 values in place, as saved)."""
     round_to_half(decoder)
     blob = {"format": _DECODER_FORMAT, "state_dict": _half(decoder.state_dict()),
-            "config": {"in_channels": decoder.in_channels, "widths": list(decoder.widths)}, "meta": meta or {}}
+            "config": {"in_channels": decoder.in_channels, "widths": list(decoder.widths),
+                       "skip_channels": decoder.skip_channels()}, "meta": meta or {}}
     return atomic_save(blob, path)
 
 
 def load_decoder(path: str | Path | None = None) -> Decoder:
     """The decoder stored in ``path`` (default: the shipped one), float32, eval mode."""
     blob = _load(path or weights_file(DECODER_FILE), _DECODER_FORMAT)
-    decoder = Decoder(blob["config"]["in_channels"], tuple(blob["config"]["widths"]))
+    config = blob["config"]
+    decoder = Decoder(config["in_channels"], tuple(config["widths"]), config.get("skip_channels"))
     decoder.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    return decoder.eval()
+
+
+def decoder_from_state_dict(state_dict: dict[str, Tensor]) -> Decoder:
+    """Rebuild a decoder (widths and skips read from the tensor shapes), e.g. from a training checkpoint."""
+    from .decoder import LAYERS, SKIP_JOINS, skip_name
+
+    widths = tuple(state_dict[f"{name}.weight"].shape[0] for name in LAYERS)
+    skips = {level: state_dict[f"{skip_name(level)}.weight"].shape[1] for level in SKIP_JOINS
+             if f"{skip_name(level)}.weight" in state_dict}
+    decoder = Decoder(state_dict["reduce.weight"].shape[1], widths, skips)
+    decoder.load_state_dict({k: v.float() for k, v in state_dict.items()})
     return decoder.eval()
 
 

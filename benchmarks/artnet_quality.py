@@ -15,6 +15,11 @@ Prints the table (means over all pairs, with the command, machine and date), the
 of examples plus the raw numbers as JSON.
 
     python benchmarks/artnet_quality.py --grid weights/artnet_quality_grid.png --json-out weights/artnet_quality.json
+
+``--split test`` scores the stylisation split's held-out test pairs instead (:data:`artnet.data.STYLIZATION_SPLIT`:
+4 contents x 5 styles that no decoder trained or tuned on) and prints issue 13's check -- each ArtNet method's
+content and mean/std style loss as ratios to ``teacher_adain``, target <= 1.10 for both; ``--split validation``
+the pairs where settings are chosen. ``--decoder`` scores other decoder weights in the ArtNet rows.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import torch
 from core_common import header
 
 from artnet import ArtNet
-from artnet.images import load_tensor, to_uint8
+from artnet.data import SPLIT_PARTS, split_images
+from artnet.images import fit_long_side, load_tensor, resize, to_tensor, to_uint8
 from artnet.metrics import (
     content_loss,
     edge_ssim,
@@ -99,6 +105,9 @@ def main() -> int:
     parser.add_argument("--grid-side", type=int, default=112, help="grid cell side in pixels (112)")
     parser.add_argument("--json-out", type=Path, help="write all numbers here")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--split", choices=SPLIT_PARTS,
+                        help="score a part of the stylisation split instead of the 7 x 20 grid (test: held out)")
+    parser.add_argument("--decoder", type=Path, help="decoder weights for the ArtNet rows (default: the shipped one)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,9 +115,10 @@ def main() -> int:
     unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
         parser.error(f"unknown method {unknown[0]!r}; known: {', '.join(ALL_METHODS)}")
-    contents = sorted(shared_path("data", "style", "content").iterdir())[: args.contents or None]
-    styles = sorted(shared_path("data", "style", "style").iterdir())[: args.styles or None]
-    nets = {"artnet": ArtNet.load(device="cpu"),
+    contents, styles = (_split_images(args.split, args.size) if args.split else
+                        (_grid_images("content", args.size), _grid_images("style", args.size)))
+    contents, styles = contents[: args.contents or None], styles[: args.styles or None]
+    nets = {"artnet": ArtNet.load(device="cpu", decoder=args.decoder),
             "teacher": ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device="cpu")}
     teacher = load_teacher_encoder(4)
     style_cache = {net: {} for net in nets}
@@ -116,11 +126,11 @@ def main() -> int:
     per_method: dict[str, list[dict]] = {m: [] for m in methods}
     grid_images: dict[tuple[str, str, str], np.ndarray] = {}
     start = time.perf_counter()
-    for content_path in contents:
-        content = load_tensor(content_path, args.size)
+    for content_path, load_content in contents:
+        content = load_content()
         content_feats = teacher_features(teacher, content)
-        for style_path in styles:
-            style = load_tensor(style_path, args.size)
+        for style_path, load_style in styles:
+            style = load_style()
             if style_path.stem not in style_feats:
                 style_feats[style_path.stem] = teacher_features(teacher, style)
             for method in methods:
@@ -175,6 +185,16 @@ def main() -> int:
               f"style mean/std x{v['style_meanstd_ratio_s2_over_adain']:.3f}, "
               f"Gram x{v['style_gram_ratio_s2_over_adain']:.3f}"
               f"; lower mean/std style loss on {wins['style_loss_meanstd']}/{pairs} pairs")
+    if "teacher_adain" in summary:  # issue 13: ArtNet at least the teacher's AdaIN, each loss within 10 %
+        ref = summary["teacher_adain"]
+        print()
+        for name in (m for m in summary if m.startswith("artnet_")):
+            c = summary[name]["content_loss"] / ref["content_loss"]
+            st = summary[name]["style_loss_meanstd"] / ref["style_loss_meanstd"]
+            verdict.setdefault(name, {}).update(content_ratio_vs_teacher_adain=c, style_ratio_vs_teacher_adain=st,
+                                                target_vs_teacher_met=c <= 1.10 and st <= 1.10)
+            print(f"vs teacher_adain ({name}: content and mean/std style loss each <= 1.10x): "
+                  f"{'MET' if c <= 1.10 and st <= 1.10 else 'NOT MET'} -- content x{c:.3f}, style x{st:.3f}")
     if args.grid and grid_images:
         shown = [p for p in GRID_PAIRS if (p[0], p[1], "content") in grid_images]
         columns = ["content", "style", *methods]
@@ -185,8 +205,27 @@ def main() -> int:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps({"summary": summary, "verdict": verdict, "size": args.size,
+                                             "split": args.split or "grid", "decoder": str(args.decoder or ""),
                                              "rows": per_method}, indent=1) + "\n")
     return 0
+
+
+def _grid_images(kind: str, size: int) -> list[tuple[Path, object]]:
+    """``(path, loader)`` of the ``../shared/data/style`` grid's contents or styles, loaded at long side ``size``."""
+    return [(path, lambda path=path: load_tensor(path, size))
+            for path in sorted(shared_path("data", "style", kind).iterdir())]
+
+
+def _split_images(part: str, size: int) -> tuple[list, list]:
+    """``(name, loader)`` lists of one stylisation-split part's contents and styles at long side ``size``."""
+    def loader(array: np.ndarray):
+        def load() -> torch.Tensor:
+            x = to_tensor(array)
+            return resize(x, *fit_long_side(x.shape[2], x.shape[3], size))
+        return load
+
+    return tuple([(Path(name), loader(array)) for name, array in split_images(part, kind).items()]
+                 for kind in ("content", "style"))
 
 
 if __name__ == "__main__":

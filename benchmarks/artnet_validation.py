@@ -18,19 +18,20 @@ from pathlib import Path
 
 import torch
 
-from artnet.decoder import LAYERS, Decoder
+from artnet.decoder import Decoder
 from artnet.teacher import load_teacher_encoder
 from artnet.train_decoder import ValidationScore
-from artnet.weights import load_decoder, load_encoder
+from artnet.weights import decoder_from_state_dict, load_decoder, load_encoder
 from prunelab.machine import cpu_name
 
 
 def _decoder(path: Path, in_channels: int) -> Decoder:
     if path.name == "checkpoint.pt":
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        decoder = Decoder(in_channels, tuple(blob["decoder"][f"{n}.weight"].shape[0] for n in LAYERS))
-        decoder.load_state_dict(blob["decoder"])
-        return decoder.eval()
+        decoder = decoder_from_state_dict(blob["decoder"])
+        if decoder.in_channels != in_channels:
+            raise SystemExit(f"error: {path} takes {decoder.in_channels} channels, the encoder gives {in_channels}")
+        return decoder
     return load_decoder(path).float()
 
 

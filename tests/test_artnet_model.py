@@ -62,9 +62,9 @@ def test_style_weights_mix_transformed_features(pair, monkeypatch):
     captured = {}
     original = net.decode
 
-    def spy(features, size):
+    def spy(features, size, skips=None):
         captured["features"] = features
-        return original(features, size)
+        return original(features, size, skips)
 
     monkeypatch.setattr(net, "decode", spy)
     net.stylize(content, styles, weights=[3, 1], transform="adain")
@@ -87,7 +87,7 @@ def test_mask_puts_one_style_per_region(pair, monkeypatch):
     mask[:, :64] = 1
     captured = {}
     original = net.decode
-    monkeypatch.setattr(net, "decode", lambda f, size: original(captured.setdefault("f", f), size))
+    monkeypatch.setattr(net, "decode", lambda f, size, skips=None: original(captured.setdefault("f", f), size, skips))
     net.stylize(content, [bright, dark], mask=mask, transform="adain")
     features = captured["f"][0]
     left, right = features[:, :, :8].mean(), features[:, :, 8:].mean()

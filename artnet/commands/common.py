@@ -164,15 +164,19 @@ def check_export(args: argparse.Namespace) -> None:
         check_output_path(args.export, force=args.force)
 
 
-def training_card(what: str, summary: dict, args: argparse.Namespace, config: dict) -> dict:
-    """The JSON card written beside exported weights: data, augmentation, teacher, config, command, machine."""
+def training_card(what: str, summary: dict, args: argparse.Namespace, config: dict, data: str = "") -> dict:
+    """The JSON card written beside exported weights: data, augmentation, teacher, config, command, machine.
+
+    ``data``: what was trained on, when not the default (all ``../shared/data/style`` images + wheel images)."""
+    from prunelab.machine import cpu_name
+
     return {
         "weights": Path(args.export).name,
         "what": what,
-        "data": "../shared/data/style content (7) + style (20) images, and wheel images "
-                "(skimage/sklearn/matplotlib; artnet.data.TRAIN_WHEEL); held out: artnet.data.HELDOUT_WHEEL "
-                "+ every 4th mountain_2 frame" + (" [run with --no-shared: wheel images only]"
-                                                  if getattr(args, "no_shared", False) else ""),
+        "data": (data or "../shared/data/style content (7) + style (20) images, and wheel images "
+                 "(skimage/sklearn/matplotlib; artnet.data.TRAIN_WHEEL); held out: artnet.data.HELDOUT_WHEEL "
+                 "+ every 4th mountain_2 frame") + (" [run with --no-shared: wheel images only]"
+                                                    if getattr(args, "no_shared", False) else ""),
         "augmentation": "random resized square crops (0.3-1 of the short side), horizontal flips, brightness/"
                         "contrast/saturation jitter +-25%, 10% greyscale (artnet.data.RandomCrops)",
         "teacher": "MingSun-Tse/Collaborative-Distillation 16x VGG19 auto-encoders (MIT, Huan Wang et al.), "
@@ -181,7 +185,8 @@ def training_card(what: str, summary: dict, args: argparse.Namespace, config: di
         "config": config,
         "summary": summary,
         "command": command_text(args),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "machine": f"{cpu_name()} ({platform.machine()}, {os.cpu_count()} CPU cores, {config.get('threads', '?')} "
+                   f"threads, device {summary.get('device', config.get('device', '?'))})",
         "date": datetime.date.today().isoformat(),
     }
 

@@ -43,6 +43,11 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
                         help="adain/teacher objective: weight of the reconstruction term (1)")
     parser.add_argument("--init", default="", help="start from these decoder weights (e.g. weights/artnet_decoder.pt) "
                                                    "instead of random ones")
+    parser.add_argument("--checkpoint-every", type=int, default=50,
+                        help="steps between checkpoints (and validation scores for adain/teacher; 50)")
+    parser.add_argument("--skips", action="store_true",
+                        help="add the encoder's conv3 and conv1 features as AdaIN-aligned skips (zero-initialised; "
+                             "with --init they widen that decoder); see artnet.skips")
     parser.add_argument("--validation-size", type=size_arg, default=256,
                         help="adain objective: long side of the validation pairs scored at each checkpoint (256)")
     parser.set_defaults(run=run)
@@ -61,10 +66,21 @@ def run(args: argparse.Namespace) -> int:
                            device=args.device, use_shared=not args.no_shared, objective=args.objective,
                            content_weight=args.content_weight, style_weight=args.style_weight,
                            reconstruction_weight=args.reconstruction_weight,
-                           validation_size=args.validation_size, init=args.init)
+                           validation_size=args.validation_size, init=args.init, skips=args.skips,
+                           checkpoint_every=args.checkpoint_every)
     summary = run_decoder_training(config, args.run_dir, export=args.export, progress=not args.no_progress)
     if args.export:
-        what = "decoder inverting the encoder " + (args.encoder or "weights/artnet_encoder.pt")
-        write_card(args.export, training_card(what, summary, args, asdict(config)))
+        encoder = args.encoder or "weights/artnet_encoder.pt"
+        if args.objective == "reconstruction":
+            what, data = f"decoder inverting the encoder {encoder}", ""
+        else:
+            what = f"decoder for the encoder {encoder}, trained with the {args.objective} objective"
+            data = ("content x style crops of the stylisation split's train part (artnet.data.STYLIZATION_SPLIT); "
+                    "validation pairs scored at each checkpoint; test pairs never trained or tuned on")
+        if args.skips:
+            what += ", with AdaIN-aligned encoder skips conv3 and conv1 (artnet.skips)"
+        if args.init:
+            what += f", fine-tuned from {args.init}"
+        write_card(args.export, training_card(what, summary, args, asdict(config), data))
     print_summary(summary, args.json)
     return 0

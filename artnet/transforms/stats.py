@@ -132,6 +132,8 @@ class StyleFeatures:
     """
 
     features: Tensor
+    #: The style's features at the skip levels of a decoder with skips (``{level: StyleFeatures}``), else empty.
+    skips: dict[str, StyleFeatures] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
