@@ -139,3 +139,40 @@ def test_adain_objective_run_logs_validation_ratios_and_resumes(tmp_path, capsys
     assert len((run / "log.jsonl").read_text().splitlines()) == len(log)
     changed = [*command[:-1], "--style-weight", "3", "--json"]
     assert main(changed) == 2 and "different settings" in capsys.readouterr().err
+
+
+def test_training_with_skips_moves_the_skip_projections_and_lowers_the_objective():
+    """With --skips the zero-initialised projections receive gradient: after a few steps they are used."""
+    from artnet.skips import with_skips
+
+    torch.manual_seed(0)
+    encoder = GoogLeNetEncoder().eval().requires_grad_(False)
+    decoder = with_skips(Decoder(encoder.out_channels, (16, 8, 8, 8)), encoder)
+    teacher = _TinyTeacher()
+    batch = torch.rand(4, 3, 32, 32)
+    config = DecoderConfig(skips=True)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=3e-3)
+    before = float(stylization_losses(encoder, decoder, teacher, batch, config)["loss"])
+    for _ in range(30):
+        losses = stylization_losses(encoder, decoder, teacher, batch, config)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+    assert float(stylization_losses(encoder, decoder, teacher, batch, config)["loss"]) < 0.8 * before
+    assert all(float(getattr(decoder, f"skip_{level}").weight.abs().max()) > 1e-3 for level in decoder.skip_levels)
+
+
+@pytest.mark.shared
+def test_adain_objective_with_skips_exports_a_skip_decoder_with_its_card(tmp_path, capsys, shared_dir):
+    from artnet.weights import load_decoder
+
+    out = tmp_path / "dec.pt"
+    command = ["train-decoder", "--objective", "adain", "--skips", "--run", str(tmp_path / "run"), "--steps", "2",
+               "--batch", "1", "--crop", "64", "--threads", "1", "--validation-size", "64", "--no-progress",
+               "--json", "--export", str(out)]
+    assert main(command) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["val_content_ratio"] > 0
+    assert load_decoder(out).skip_levels == ("conv3", "conv1")
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert "encoder skips" in card["what"] and "stylisation split" in card["data"] and card["config"]["skips"]
