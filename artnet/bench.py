@@ -5,7 +5,9 @@ Models:
 
 * ``artnet`` -- pruned GoogLeNet encoder + decoder (shipped weights when present, else same architecture
   with random weights and the note says so), AdaIN unless ``transform``;
-* ``artnet_unpruned`` -- the same before zero-channel pruning (480 channels);
+* ``artnet_unpruned`` -- the same with the encoder before zero-channel pruning (480 channels);
+* ``artnet_plain`` -- ``artnet`` with the decoder without encoder skips (``weights/artnet_decoder_plain.pt``, the
+  default until 2026-12-04): what the skips cost;
 * ``artnet_s2`` -- ``artnet`` with the S2 transform;
 * ``adain_vgg19`` -- VGG19 up to relu4_1 + mirror decoder, AdaIN (random weights: timing only);
 * ``teacher_adain`` -- the teacher's enc4/dec4 (16x-compressed VGG19) with AdaIN (needs ../shared): the
@@ -47,7 +49,7 @@ from .runtime import allocated_bytes
 from .transforms import StyleFeatures
 
 DEFAULT_SIZES = ("512x512", "1024x1024", "2048x2048", "3840x2160")
-MODELS = ("artnet", "artnet_unpruned", "artnet_s2", "adain_vgg19", "teacher_adain", "teacher_wct")
+MODELS = ("artnet", "artnet_unpruned", "artnet_plain", "artnet_s2", "adain_vgg19", "teacher_adain", "teacher_wct")
 #: Baselines every row is compared with (``speedup_vs_<name>``), when they were measured in the same run.
 BASELINES = ("adain_vgg19", "teacher_adain")
 
@@ -145,6 +147,18 @@ def _candidates(models: list[str], device: torch.device, tile: int, transform: s
                 encoder = GoogLeNetEncoder()
                 net = ArtNet(encoder, Decoder(encoder.out_channels), device=device, tile=tile, precision=precision)
             out.append(Candidate(name, net, transform, f"{net.encoder.out_channels} channels"))
+        elif name == "artnet_plain":
+            from prunelab.paths import weights_file
+
+            from .weights import PLAIN_DECODER_FILE
+
+            try:
+                net = ArtNet.load("pruned", decoder=weights_file(PLAIN_DECODER_FILE), device=str(device), tile=tile,
+                                  precision=precision)
+            except (FileNotFoundError, InputError) as exc:
+                notes.append(f"{name} skipped: {exc}")
+                continue
+            out.append(Candidate(name, net, transform, "decoder without skips"))
         elif name == "adain_vgg19":
             from .baselines import VGGDecoder, VGGEncoder
 

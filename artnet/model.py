@@ -37,6 +37,10 @@ from .transforms import DEFAULT_TRANSFORM, TRANSFORMS, StatsHook, StyleFeatures,
 STYLE_SIZE = 512
 #: Named encoders of :meth:`ArtNet.load` (anything else is a weights file).
 ENCODER_CHOICES = ("pruned", "unpruned", "imagenet")
+#: Contents above this many pixels keep a skip decoder's skip maps (1/2 and 1/4 resolution, :mod:`artnet.skips`)
+#: in float16: at 4K they would take 0.9 GB in float32, more than everything else tiling keeps. A pixel count, not
+#: the tile size, decides, so tiled and whole-image results stay equal; smaller images keep float32.
+SKIP_HALF_PIXELS = 2 ** 21
 #: ``precision`` of :class:`ArtNet`: the dtype its encoder and decoder convolutions run in (autocast).
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -105,19 +109,19 @@ class ArtNet:
              tile: int = 1024, precision: str = "float32") -> ArtNet:
         """Shipped weights: ``encoder`` is ``pruned`` (default), ``unpruned``, ``imagenet`` or a file path.
 
-        The decoder defaults to the shipped one (trained for the pruned encoder, then zero-channel pruned itself);
-        ``unpruned`` pairs the encoder and the decoder from before their pruning, the decoder's input widened by
+        The decoder defaults to the shipped one (trained for the pruned encoder, with encoder skips);
+        ``unpruned`` pairs the encoder from before zero-channel pruning with that decoder, its input widened by
         zero weights for the channels encoder pruning removed (those channels are zero on every calibration
-        image, so the result matches the pruned pair there).
+        image, so the result matches the pruned pair there; the skip levels lost no channel).
         """
         from prunelab.paths import weights_file
 
-        from .weights import UNPRUNED_DECODER_FILE, UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
+        from .weights import UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
 
-        if encoder == "unpruned":  # both networks as they were before zero-channel pruning
+        if encoder == "unpruned":  # the encoder as it was before zero-channel pruning
             enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
-            dec = widen_decoder_for(load_decoder(decoder or weights_file(UNPRUNED_DECODER_FILE)), enc)
-            return cls(enc, dec, device=device, tile=tile, precision=precision)
+            return cls(enc, widen_decoder_for(load_decoder(decoder), enc), device=device, tile=tile,
+                       precision=precision)
         dec = load_decoder(decoder)
         if encoder == "pruned":
             enc = load_encoder()
@@ -148,9 +152,11 @@ class ArtNet:
         with self._autocast():
             if not levels:
                 return encode_tiled(self.encoder, padded, self.tile).float(), {}
-            out = encode_tiled(self.encoder, padded, self.tile, levels=(*levels, BOTTLENECK))
-        out = {level: features.float() for level, features in out.items()}
-        return out.pop(BOTTLENECK), out
+            store = torch.float16 if padded.shape[2] * padded.shape[3] > SKIP_HALF_PIXELS else torch.float32
+            out = encode_tiled(self.encoder, padded, self.tile, levels=(*levels, BOTTLENECK),
+                               dtypes=dict.fromkeys(levels, store))
+        bottleneck = out.pop(BOTTLENECK).float()
+        return bottleneck, {level: features.to(store) for level, features in out.items()}
 
     @torch.inference_mode()
     def decode(self, features: Tensor, size: tuple[int, int], skips: dict[str, Tensor] | None = None) -> Tensor:
@@ -249,8 +255,8 @@ class ArtNet:
                                         **transform_options)
             if alpha < 1:
                 mixed = alpha * mixed + (1 - alpha) * features
-            skips = {level: _align_skip(level, f[0], cached, mix, mask, alpha, stats_hook)[None]
-                     for level, f in skips.items()}
+            for level in list(skips):  # one level at a time: each content map is freed once aligned
+                skips[level] = _align_skip(level, skips[level][0], cached, mix, mask, alpha, stats_hook)[None]
         timings["transform"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
@@ -310,6 +316,9 @@ def widen_decoder_for(decoder: Decoder, encoder: GoogLeNetEncoder) -> Decoder:
 
     from .weights import encoder_meta
 
+    levels = encoder.level_channels()
+    if any(levels[level] != channels for level, channels in decoder.skip_channels().items()):
+        raise InputError("cannot pair this decoder with the unpruned encoder: its skip levels differ in width")
     if decoder.in_channels == encoder.out_channels:
         return decoder
     kept = encoder_meta().get("kept_channels")

@@ -36,14 +36,16 @@ def _spans(length: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]
 
 def run_tiled(fn: Callable[..., Tensor | dict[str, Tensor]], x: Tensor, tile: int, halo: int,
               scale: float | dict[str, float], out_channels: int | dict[str, int], grid: int = 1,
-              extras: Mapping[str, tuple[Tensor, int]] | None = None) -> Tensor | dict[str, Tensor]:
+              extras: Mapping[str, tuple[Tensor, int]] | None = None,
+              dtypes: Mapping[str, torch.dtype] | None = None) -> Tensor | dict[str, Tensor]:
     """Apply a local ``fn`` to ``x`` ``(1, C, H, W)`` in tiles; ``fn`` maps sizes by ``scale``.
 
     ``tile`` and ``halo`` are in input units and must be multiples of ``grid`` (the alignment the network
     needs, e.g. 8 for the encoder's three 2x down-samplings). Several outputs: ``fn`` returns a dict and
     ``scale``/``out_channels`` are dicts with the same keys. ``extras``: ``{name: (tensor, factor)}``, inputs at
     ``factor`` times ``x``'s resolution, cut to the same window and passed as ``fn(x_tile, {name: tile})``
-    (the decoder's skips).
+    (the decoder's skips; each window is cast to ``x``'s dtype). ``dtypes``: storage dtype of some outputs of a
+    multi-output ``fn`` (float16 skip maps of large images), else each output's own.
     """
     if tile % grid or halo % grid:
         raise ValueError(f"tile ({tile}) and halo ({halo}) must be multiples of {grid}")
@@ -53,11 +55,15 @@ def run_tiled(fn: Callable[..., Tensor | dict[str, Tensor]], x: Tensor, tile: in
     def call(window: Tensor, ys: slice, xs: slice):
         if not extras:
             return fn(window)
-        return fn(window, {name: t[:, :, ys.start * f: ys.stop * f, xs.start * f: xs.stop * f]
+        return fn(window, {name: t[:, :, ys.start * f: ys.stop * f, xs.start * f: xs.stop * f].to(window.dtype)
                            for name, (t, f) in extras.items()})
 
+    dtypes = dict(dtypes or {})
     if height <= tile and width <= tile:
-        return call(x, slice(0, height), slice(0, width))
+        whole = call(x, slice(0, height), slice(0, width))
+        if isinstance(whole, dict):
+            return {key: part.to(dtypes.get(key, part.dtype)) for key, part in whole.items()}
+        return whole
     scales = scale if isinstance(scale, dict) else {"": scale}
     channels = out_channels if isinstance(out_channels, dict) else {"": out_channels}
     out: dict[str, Tensor] = {}
@@ -68,7 +74,8 @@ def run_tiled(fn: Callable[..., Tensor | dict[str, Tensor]], x: Tensor, tile: in
             for key, part in parts.items():
                 k = scales[key]
                 if key not in out:
-                    out[key] = part.new_empty(1, channels[key], round(height * k), round(width * k))
+                    out[key] = part.new_empty(1, channels[key], round(height * k), round(width * k),
+                                              dtype=dtypes.get(key, part.dtype))
                 oy, ox = round((y0 - ya) * k), round((x0 - xa) * k)
                 h, w = round((y1 - y0) * k), round((x1 - x0) * k)
                 out[key][:, :, round(y0 * k): round(y0 * k) + h, round(x0 * k): round(x0 * k) + w] = \
@@ -77,13 +84,13 @@ def run_tiled(fn: Callable[..., Tensor | dict[str, Tensor]], x: Tensor, tile: in
 
 
 @torch.no_grad()
-def encode_tiled(encoder: torch.nn.Module, image: Tensor, tile: int = 1024,
-                 levels: tuple[str, ...] = ()) -> Tensor | dict[str, Tensor]:
+def encode_tiled(encoder: torch.nn.Module, image: Tensor, tile: int = 1024, levels: tuple[str, ...] = (),
+                 dtypes: Mapping[str, torch.dtype] | None = None) -> Tensor | dict[str, Tensor]:
     """Encoder features of a ``(1, 3, H, W)`` image (H, W multiples of 8) computed in ``tile``-px tiles.
 
     The halo is the encoder's ``tile_halo`` attribute when it has one (other architectures), else
     :data:`ENCODER_HALO`. ``levels``: several levels of :meth:`GoogLeNetEncoder.forward_levels` at once (a dict;
-    the halo that covers the deepest level covers the shallower ones).
+    the halo that covers the deepest level covers the shallower ones), stored in ``dtypes`` where given.
     """
     tile = max(8, tile - tile % 8)
     halo = getattr(encoder, "tile_halo", ENCODER_HALO)
@@ -92,7 +99,7 @@ def encode_tiled(encoder: torch.nn.Module, image: Tensor, tile: int = 1024,
     channels = encoder.level_channels()
     return run_tiled(lambda x: encoder.forward_levels(x, levels), image, tile, halo,
                      {level: 1 / LEVELS[level] for level in levels}, {level: channels[level] for level in levels},
-                     grid=8)
+                     grid=8, dtypes=dtypes)
 
 
 @torch.no_grad()

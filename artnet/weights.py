@@ -23,8 +23,9 @@ from .encoder import GoogLeNetEncoder, encoder_from_folded_state_dict
 
 ENCODER_FILE = "artnet_encoder.pt"  # distilled, zero-channel pruned: the default
 UNPRUNED_ENCODER_FILE = "artnet_encoder_unpruned.pt"  # distilled, before pruning
-DECODER_FILE = "artnet_decoder.pt"  # trained, zero-channel pruned: the default
-UNPRUNED_DECODER_FILE = "artnet_decoder_unpruned.pt"  # trained, before pruning
+DECODER_FILE = "artnet_decoder.pt"  # the default: AdaIN objective, encoder skips, fine-tuned from the plain one
+PLAIN_DECODER_FILE = "artnet_decoder_plain.pt"  # reconstruction only, zero-channel pruned (default until 2026-12-04)
+UNPRUNED_DECODER_FILE = "artnet_decoder_unpruned.pt"  # reconstruction only, before zero-channel pruning
 _ENCODER_FORMAT = "artnet-googlenet-encoder/1"
 _DECODER_FORMAT = "artnet-decoder/1"
 

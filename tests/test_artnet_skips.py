@@ -181,3 +181,29 @@ def test_decoder_pruning_refuses_skips_with_a_clear_message(nets, tmp_path):
     with pytest.raises(InputError, match="reads encoder skips"):
         run_decoder_pruning(dec_path, tmp_path / "out.pt", enc_path, use_shared=False)
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_large_images_keep_skip_maps_in_float16_within_a_level(nets, monkeypatch):
+    """Above SKIP_HALF_PIXELS the skip maps are stored in float16: the image moves by less than one 8-bit level,
+    and tiled still equals whole-image at that size (the pixel count decides, not the tile)."""
+    import artnet.model as model
+
+    encoder, _, skipped = nets
+    content, style = _image(96, 128, 15), _image(64, 64, 16)
+    exact = ArtNet(encoder, skipped).stylize(content, style, transform="adain").image
+    monkeypatch.setattr(model, "SKIP_HALF_PIXELS", 1000)
+    net = ArtNet(encoder, skipped)
+    assert all(f.dtype == torch.float16 for f in net._encode_levels(content)[1].values())
+    half = net.stylize(content, style, transform="adain").image
+    assert 0 < (half - exact).abs().max() < 1 / 255
+    tiled = ArtNet(encoder, skipped, tile=64).stylize(content, style, transform="adain").image
+    assert (tiled - half).abs().max() < 1e-4
+
+
+def test_shipped_default_decoder_has_skips_and_the_bench_times_the_plain_one_beside_it():
+    from artnet.bench import _candidates
+
+    candidates, notes = _candidates(["artnet", "artnet_plain"], torch.device("cpu"), 1024, "adain")
+    by_name = {c.name: c.net.decoder for c in candidates}
+    assert by_name["artnet"].skip_levels == ("conv3", "conv1") and by_name["artnet_plain"].skip_levels == ()
+    assert not notes

@@ -11,11 +11,11 @@ from artnet import ArtNet
 from artnet.data import heldout_images, training_images, wheel_image
 from artnet.images import to_tensor
 from artnet.metrics import psnr
-from artnet.padding import pad_to_multiple
 from artnet.prune import image_batches, verify_identical
 from artnet.weights import (
     DECODER_FILE,
     ENCODER_FILE,
+    PLAIN_DECODER_FILE,
     UNPRUNED_DECODER_FILE,
     UNPRUNED_ENCODER_FILE,
     encoder_meta,
@@ -30,7 +30,7 @@ def _card(name: str) -> dict:
 
 
 def test_files_are_small_and_carded():
-    for name in (ENCODER_FILE, UNPRUNED_ENCODER_FILE, DECODER_FILE, UNPRUNED_DECODER_FILE):
+    for name in (ENCODER_FILE, UNPRUNED_ENCODER_FILE, DECODER_FILE, PLAIN_DECODER_FILE, UNPRUNED_DECODER_FILE):
         path = weights_file(name)
         assert path.stat().st_size < 4 * 2**20, name  # "a few MB"
         card = _card(name)
@@ -40,7 +40,10 @@ def test_files_are_small_and_carded():
     assert _card(UNPRUNED_ENCODER_FILE)["summary"]["steps"] > 100
     assert _card(UNPRUNED_ENCODER_FILE)["seed"] == 0
     assert "psnr_heldout_512" in _card(UNPRUNED_DECODER_FILE)["summary"]
-    assert "on_heldout_test_pairs" in _card(DECODER_FILE)["summary"]
+    assert "on_heldout_test_pairs" in _card(PLAIN_DECODER_FILE)["summary"]
+    shipped = _card(DECODER_FILE)
+    assert shipped["config"]["objective"] == "adain" and shipped["config"]["skips"]
+    assert {"val_content_ratio", "val_style_ratio", "train_seconds"} <= set(shipped["summary"])
     assert "identical_on_calibration" in _card(ENCODER_FILE)["summary"]
 
 
@@ -77,7 +80,7 @@ def test_pruned_decoder_is_identical_on_calibration_inputs_and_within_a_level_on
     from artnet.data import split_images
     from artnet.prune import decoder_difference, decoder_inputs
 
-    encoder, pruned = load_encoder(), load_decoder()
+    encoder, pruned = load_encoder(), load_decoder(weights_file(PLAIN_DECODER_FILE))
     unpruned = load_decoder(weights_file(UNPRUNED_DECODER_FILE))
     assert pruned.executed_macs(512) < 0.7 * unpruned.executed_macs(512)
 
@@ -97,8 +100,7 @@ def test_reconstruction_of_held_out_images():
     values = []
     for array in heldout_images(use_shared=False).values():
         x = to_tensor(array)[:, :, :384, :384]
-        padded, _ = pad_to_multiple(x, 8)
-        values.append(psnr(net.decode(net.encode(x), x.shape[2:]), x))
+        values.append(psnr(net.reconstruct(x), x))
     # measured 23.4 (chelsea), 21.3 (flower), 15.6 (synthetic colour wheel): bars just below
     assert min(values) > 14.5 and sum(values) / len(values) > 19.0, values
 

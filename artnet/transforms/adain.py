@@ -19,8 +19,9 @@ def adain(content: Tensor, style: Tensor | StyleFeatures, content_mask: Tensor |
     if stats_hook is not None:
         mu_c, sigma_c = stats_hook("adain", (mu_c, sigma_c))
     mu_s, sigma_s = as_style(style).mean_std()
-    gain = (sigma_s / sigma_c)[:, None, None]
-    return (content - mu_c[:, None, None]).mul_(gain).add_(mu_s[:, None, None])
+    dtype = content.dtype  # half-precision features (skip maps of large images) stay half: statistics are float32
+    gain = (sigma_s / sigma_c).to(dtype)[:, None, None]
+    return (content - mu_c.to(dtype)[:, None, None]).mul_(gain).add_(mu_s.to(dtype)[:, None, None])
 
 
 def adain_batch(content: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:

@@ -62,7 +62,7 @@ def mean_std(features: Tensor, mask: Tensor | None = None, eps: float = 1e-5,
     flat = features.reshape(features.shape[0], -1)
     weights = _flat_mask(mask, features)
     mean = _weighted_sum(flat, weights, chunk, lambda part: part) / _total(flat, weights)
-    mean32 = mean.to(flat.dtype)[:, None]
+    mean32 = mean.to(_compute_dtype(flat.dtype))[:, None]
     var = _weighted_sum(flat, weights, chunk, lambda part: (part - mean32).square_()) / _total(flat, weights)
     var = var.clamp_min(0)
     return mean.float(), torch.sqrt(var + eps).float()
@@ -74,10 +74,15 @@ def _total(flat: Tensor, weights: Tensor | None) -> Tensor:
     return weights.double().sum()
 
 
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half-precision features (stored small, e.g. skip maps of large images), else their own."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def _weighted_sum(flat: Tensor, weights: Tensor | None, chunk: int, transform) -> Tensor:
     total = flat.new_zeros(flat.shape[0], dtype=torch.float64)
-    for start in range(0, flat.shape[1], chunk):
-        part = transform(flat[:, start: start + chunk])
+    for start in range(0, flat.shape[1], chunk):  # half-precision chunks are summed in float32 (no overflow)
+        part = transform(flat[:, start: start + chunk].to(_compute_dtype(flat.dtype)))
         if weights is None:
             total += part.sum(1).double()
         else:
