@@ -65,6 +65,9 @@ EXTRA_METHODS = {
     # the patch matching scored in float32 everywhere (the default, "auto", uses bfloat16 on AMX/AVX512-BF16 CPUs
     # and CUDA): shows what the reduced-precision argmax changes
     "artnet_s2_match_float32": ("artnet", "s2", {"match_dtype": "float32"}),
+    # the default traded toward the content (issue 13's alpha check; the default alpha stays 1)
+    "artnet_s2_alpha0.8": ("artnet", "s2", {"alpha": 0.8}),
+    "artnet_s2_alpha0.6": ("artnet", "s2", {"alpha": 0.6}),
 }
 ALL_METHODS = {**METHODS, **EXTRA_METHODS}
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
