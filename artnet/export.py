@@ -26,8 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from artnet.skips import encode_levels
-from artnet.transforms import adain_batch
+from artnet.skips import transfer_batch
 from prunelab.errors import InputError
 from prunelab.io import atomic_write_text, check_output_path
 
@@ -48,14 +47,8 @@ class AdaINGraph(nn.Module):
         self.eps = eps
 
     def forward(self, content: Tensor, style: Tensor, alpha: Tensor) -> Tensor:
-        (fc, skips_c), (fs, skips_s) = (encode_levels(self.encoder, content, self.decoder),
-                                        encode_levels(self.encoder, style, self.decoder))
-        mixed = alpha * adain_batch(fc, fs, self.eps) + (1 - alpha) * fc
-        if not skips_c:
-            return self.decoder(mixed).clamp(0, 1)
-        skips = {level: alpha * adain_batch(f, skips_s[level], self.eps) + (1 - alpha) * f
-                 for level, f in skips_c.items()}  # artnet.skips, with alpha a graph input
-        return self.decoder(mixed, skips).clamp(0, 1)
+        mixed, skips = transfer_batch(self.encoder, self.decoder, content, style, alpha, self.eps)[0]
+        return (self.decoder(mixed) if skips is None else self.decoder(mixed, skips)).clamp(0, 1)
 
 
 @dataclass

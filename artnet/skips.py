@@ -35,11 +35,29 @@ def encode_levels(encoder: GoogLeNetEncoder, images: Tensor, decoder: nn.Module)
     return out.pop(BOTTLENECK), out
 
 
-def align_skips_batch(content: Mapping[str, Tensor], style: Mapping[str, Tensor], alpha: float = 1.0
-                      ) -> dict[str, Tensor]:
-    """Per-sample AdaIN of each content skip toward the style's, mixed with the content by ``alpha``."""
-    return {level: alpha * adain_batch(features, style[level]) + (1 - alpha) * features if alpha else features
+def align_skips_batch(content: Mapping[str, Tensor], style: Mapping[str, Tensor], alpha: float | Tensor = 1.0,
+                      eps: float = 1e-5) -> dict[str, Tensor]:
+    """Per-sample AdaIN of each content skip toward the style's, mixed with the content by ``alpha`` (a number,
+    or a 0-d tensor in exported graphs; a number 0 returns the content's own maps)."""
+    if isinstance(alpha, (int, float)) and alpha == 0:
+        return dict(content)
+    return {level: alpha * adain_batch(features, style[level], eps) + (1 - alpha) * features
             for level, features in content.items()}
+
+
+def transfer_batch(encoder: GoogLeNetEncoder, decoder: nn.Module, content: Tensor, style: Tensor,
+                   alpha: float | Tensor = 1.0, eps: float = 1e-5
+                   ) -> tuple[tuple[Tensor, dict[str, Tensor] | None], tuple[Tensor, dict[str, Tensor]]]:
+    """Batch AdaIN of ``content`` toward ``style`` as ``decoder`` reads it, and the contents' own encoding.
+
+    Returns ``((features, skips or None), (content_features, content_skips))``: the bottleneck and every skip
+    level aligned per sample and blended with the content by ``alpha`` -- the one definition that training,
+    validation and the exported graph share (:meth:`artnet.ArtNet.stylize` does the same on one image, with
+    mixing, masks and bounded memory).
+    """
+    (fc, skips_c), (fs, skips_s) = encode_levels(encoder, content, decoder), encode_levels(encoder, style, decoder)
+    mixed = alpha * adain_batch(fc, fs, eps) + (1 - alpha) * fc
+    return (mixed, align_skips_batch(skips_c, skips_s, alpha, eps) or None), (fc, skips_c)
 
 
 def with_skips(decoder: Decoder, encoder: GoogLeNetEncoder, levels: tuple[str, ...] = ("conv3", "conv1")) -> Decoder:
@@ -55,4 +73,3 @@ def with_skips(decoder: Decoder, encoder: GoogLeNetEncoder, levels: tuple[str, .
     if unexpected or any(not key.startswith("skip_") for key in missing):
         raise ValueError(f"cannot widen this decoder with skips: {missing or unexpected}")
     return out.to(next(decoder.parameters()).device).train(decoder.training)
-

@@ -110,8 +110,6 @@ def decode_tiled(decoder: torch.nn.Module, features: Tensor, tile: int = 1024,
     ``skips``: the decoder's skip features ``{level: (1, C_l, h * 8 / s, w * 8 / s)}`` (``s`` the level's
     down-sampling), cut to each tile's window."""
     cells = max(1, tile // 8)
-    halo = getattr(decoder, "tile_halo_cells", DECODER_HALO)
-    if not skips:
-        return run_tiled(decoder, features, cells, halo, 8.0, 3)
-    extras = {level: (t, 8 // LEVELS[level]) for level, t in skips.items()}
-    return run_tiled(decoder, features, cells, halo, 8.0, 3, extras=extras)
+    extras = {level: (t, 8 // LEVELS[level]) for level, t in (skips or {}).items()}
+    return run_tiled(decoder, features, cells, getattr(decoder, "tile_halo_cells", DECODER_HALO), 8.0, 3,
+                     extras=extras)

@@ -63,7 +63,7 @@ from .decoder import Decoder
 from .encoder import GoogLeNetEncoder
 from .images import to_tensor
 from .padding import pad_to_multiple, unpad
-from .skips import align_skips_batch, encode_levels, with_skips
+from .skips import encode_levels, transfer_batch, with_skips
 from .teacher import load_teacher_decoder, load_teacher_encoder
 from .training import train_steps
 from .transforms import adain_batch
@@ -157,9 +157,8 @@ def _transferred(encoder: GoogLeNetEncoder, decoder: Decoder, batch: Tensor
     n = batch.shape[0] // 2
     content, style = batch[:n], batch[n:]
     with torch.no_grad():
-        (fc, skips_c), (fs, skips_s) = encode_levels(encoder, content, decoder), encode_levels(encoder, style, decoder)
-        t = (adain_batch(fc, fs), align_skips_batch(skips_c, skips_s) or None)
-    return content, style, (fc, skips_c), t
+        transferred, own = transfer_batch(encoder, decoder, content, style)
+    return content, style, own, transferred
 
 
 def imitation_losses(encoder: GoogLeNetEncoder, decoder: Decoder, teacher: nn.Module, teacher_decoder: nn.Module,
@@ -230,10 +229,7 @@ class ValidationScore:
         decoder.eval()
 
         def stylise(c: Tensor, s: Tensor) -> Tensor:
-            (fc, skips_c), (fs, skips_s) = encode_levels(self.encoder, c, decoder), encode_levels(self.encoder, s,
-                                                                                                 decoder)
-            return decoder(alpha * adain_batch(fc, fs) + (1 - alpha) * fc,
-                           align_skips_batch(skips_c, skips_s, alpha) or None)
+            return decoder(*transfer_batch(self.encoder, decoder, c, s, alpha)[0])
 
         try:
             content, style = self._scores(stylise)
