@@ -89,6 +89,12 @@ class UpsampleConv3x3(nn.Conv2d):
         return super().forward(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+def _recording() -> bool:
+    """Whether a graph is being recorded (autograd, tracing, ONNX export): then in-place writes are avoided, as
+    Torch-Pruning follows ``grad_fn`` links and exporters want plain ops."""
+    return torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
 def _conv3(in_ch: int, out_ch: int) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, 3, padding=1, padding_mode="reflect")
 
@@ -187,10 +193,12 @@ class Decoder(nn.Module):
         if skips is None or level not in skips:
             raise ValueError(f"this decoder needs the encoder's {', '.join(self.skip_levels)} features "
                              f"(skips); got {sorted(skips) if skips else 'none'}")
-        return y + getattr(self, skip_name(level))(skips[level])
+        projected = getattr(self, skip_name(level))(skips[level])
+        return y + projected if _recording() else y.add_(projected)  # y is a fresh convolution output
 
     def forward(self, x: Tensor, skips: Mapping[str, Tensor] | None = None) -> Tensor:
-        r = self.relu
+        # every ReLU here acts on a fresh convolution output: in place unless a graph is recorded
+        r = self.relu if _recording() else torch.relu_
         x = r(self.conv8(r(self.reduce(x))))
         x = r(self.conv4b(r(self._join(self.conv4a(x), "conv3", skips))))
         x = r(self._join(self.conv2(x), "conv1", skips))

@@ -47,6 +47,19 @@ def test_masked_statistics_use_only_the_region():
     assert torch.allclose(mean, f[:, :, :4].reshape(8, -1).mean(1), atol=1e-6)
 
 
+def test_mean_std_reads_channels_last_maps_in_place_with_the_same_result():
+    """Skip maps come channels-last from the encoder; their statistics (also masked, also half) match."""
+    torch.manual_seed(0)
+    dense = torch.randn(6, 9, 11) * 3 + 1
+    strided = dense[None].contiguous(memory_format=torch.channels_last)[0]
+    assert not strided.is_contiguous() and strided.stride(0) == 1
+    mask = torch.rand(9, 11)
+    for a, b in ((dense, strided), (dense.half(), strided.half())):
+        for chunk in (7, 16384):
+            for m in (None, mask):
+                torch.testing.assert_close(mean_std(a, m, chunk=chunk), mean_std(b, m, chunk=chunk))
+
+
 def test_adain_gives_the_style_mean_and_std():
     content, style = _features(32, 12, 16, 2, offset=1.0), _features(32, 20, 20, 3)
     out = adain(content, style)
@@ -54,6 +67,18 @@ def test_adain_gives_the_style_mean_and_std():
     ms, ss = mean_std(style)
     assert torch.allclose(mo, ms, atol=1e-5)
     assert torch.allclose(so, ss, atol=1e-3)
+
+
+def test_adain_alpha_is_the_blend_with_the_content():
+    """``adain(alpha=a)`` is ``a * adain + (1 - a) * content``, computed in one pass (also with a stats hook)."""
+    content, style = _features(16, 12, 16, 2, offset=1.0), _features(16, 20, 20, 3)
+    torch.testing.assert_close(adain(content, style, alpha=0.3), 0.3 * adain(content, style) + 0.7 * content)
+
+    def hook(name, stats):
+        return stats[0] + 0.5, stats[1] * 2
+
+    torch.testing.assert_close(adain(content, style, stats_hook=hook, alpha=0.6),
+                               0.6 * adain(content, style, stats_hook=hook) + 0.4 * content)
 
 
 def test_wct_gives_the_style_covariance():

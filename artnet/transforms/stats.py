@@ -56,21 +56,32 @@ def mean_std(features: Tensor, mask: Tensor | None = None, eps: float = 1e-5,
     """Per-channel mean and standard deviation (float32, shape ``(C,)``); ``sqrt(var + eps)``.
 
     Two passes (mean, then centred squares) avoid the cancellation of ``E[x^2] - E[x]^2``; each chunk is
-    reduced in float32 (fast path) and the chunk sums are accumulated in float64.
+    reduced in float32 (fast path) and the chunk sums are accumulated in float64. Channels-last maps (the
+    encoder's skip features) are read in place as ``positions x C`` rows: a ``C x N`` view of them would be a copy.
     """
     features = as_chw(features)
-    flat = features.reshape(features.shape[0], -1)
+    flat, dim = _positions_view(features)
     weights = _flat_mask(mask, features)
-    mean = _weighted_sum(flat, weights, chunk, lambda part: part) / _total(flat, weights)
-    mean32 = mean.to(_compute_dtype(flat.dtype))[:, None]
-    var = _weighted_sum(flat, weights, chunk, lambda part: (part - mean32).square_()) / _total(flat, weights)
+    total = _total(flat.shape[dim], weights, flat.device)
+    mean = _weighted_sum(flat, weights, chunk, lambda part: part, dim) / total
+    mean32 = mean.to(_compute_dtype(flat.dtype)).unsqueeze(dim)
+    var = _weighted_sum(flat, weights, chunk, lambda part: (part - mean32).square_(), dim) / total
     var = var.clamp_min(0)
     return mean.float(), torch.sqrt(var + eps).float()
 
 
-def _total(flat: Tensor, weights: Tensor | None) -> Tensor:
+def _positions_view(features: Tensor) -> tuple[Tensor, int]:
+    """A copy-free 2-D view of ``(C, H, W)`` features and its positions dimension: ``(C, N), 1`` for contiguous
+    maps, ``(N, C), 0`` for channels-last ones."""
+    channels = features.shape[0]
+    if channels > 1 and features.stride(0) == 1 and not features.is_contiguous():
+        return features.permute(1, 2, 0).reshape(-1, channels), 0
+    return features.reshape(channels, -1), 1
+
+
+def _total(positions: int, weights: Tensor | None, device: torch.device) -> Tensor:
     if weights is None:
-        return torch.tensor(float(flat.shape[1]), dtype=torch.float64, device=flat.device)
+        return torch.tensor(float(positions), dtype=torch.float64, device=device)
     return weights.double().sum()
 
 
@@ -79,14 +90,16 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _weighted_sum(flat: Tensor, weights: Tensor | None, chunk: int, transform) -> Tensor:
-    total = flat.new_zeros(flat.shape[0], dtype=torch.float64)
-    for start in range(0, flat.shape[1], chunk):  # half-precision chunks are summed in float32 (no overflow)
-        part = transform(flat[:, start: start + chunk].to(_compute_dtype(flat.dtype)))
+def _weighted_sum(flat: Tensor, weights: Tensor | None, chunk: int, transform, dim: int = 1) -> Tensor:
+    """Per-channel sums of ``transform(positions chunk)`` over ``flat``'s positions dimension ``dim``."""
+    total = flat.new_zeros(flat.shape[1 - dim], dtype=torch.float64)
+    for start in range(0, flat.shape[dim], chunk):  # half-precision chunks are summed in float32 (no overflow)
+        part = transform(flat.narrow(dim, start, min(chunk, flat.shape[dim] - start)).to(_compute_dtype(flat.dtype)))
         if weights is None:
-            total += part.sum(1).double()
+            total += part.sum(dim).double()
         else:
-            total += (part @ weights[start: start + chunk].to(part.dtype)).double()
+            w = weights[start: start + part.shape[dim]].to(part.dtype)
+            total += (part @ w if dim == 1 else w @ part).double()
     return total
 
 
@@ -109,7 +122,7 @@ def mean_cov(features: Tensor, mask: Tensor | None = None, chunk: int = CHUNK_PO
             cov += (centred @ centred.T).double()
         else:
             cov += ((centred * weights[start: start + chunk].to(centred.dtype)) @ centred.T).double()
-    return mean, cov / _total(flat, weights).clamp_min(1.0)
+    return mean, cov / _total(flat.shape[1], weights, flat.device).clamp_min(1.0)
 
 
 def apply_affine(features: Tensor, matrix: Tensor, before: Tensor, after: Tensor,
