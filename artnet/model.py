@@ -78,12 +78,13 @@ class ArtNet:
     convolutions run under ``torch.autocast`` in that dtype, while the feature transforms (statistics, whitening,
     patch matching) and the returned image stay float32, so only the networks' rounding changes (tolerance:
     ``tests/test_artnet_precision.py``). Half precision is for GPUs; on a CPU bfloat16 runs but is rarely faster.
-    Both networks are moved to ``device`` in eval mode without gradients; no process-wide setting changes
+    ``default_alpha``: the alpha :meth:`stylize` uses when given none (:meth:`load` reads it from the decoder's
+    card; 1 here). Both networks are moved to ``device`` in eval mode without gradients; no process-wide setting changes
     (for faster CPU inference call :func:`artnet.runtime.retain_freed_memory` yourself).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, device: str | torch.device = "cpu",
-                 tile: int = 1024, precision: str = "float32"):
+                 tile: int = 1024, precision: str = "float32", default_alpha: float = 1.0):
         if decoder.in_channels != encoder.out_channels:
             raise InputError(f"decoder expects {decoder.in_channels} channels but the encoder gives "
                              f"{encoder.out_channels}: they were not trained together")
@@ -98,6 +99,9 @@ class ArtNet:
             raise InputError(f"unknown {{option}} {precision!r}; choose from {', '.join(PRECISIONS)}",
                              option="precision")
         self.precision = precision
+        if not 0.0 <= float(default_alpha) <= 1.0:
+            raise InputError(f"{{option}} must be in [0, 1], got {default_alpha}", option="default_alpha")
+        self.default_alpha = float(default_alpha)
 
     def _autocast(self) -> torch.autocast:
         """The networks' precision context (a no-op for float32)."""
@@ -109,19 +113,21 @@ class ArtNet:
              tile: int = 1024, precision: str = "float32") -> ArtNet:
         """Shipped weights: ``encoder`` is ``pruned`` (default), ``unpruned``, ``imagenet`` or a file path.
 
-        The decoder defaults to the shipped one (trained for the pruned encoder, with encoder skips);
+        The decoder defaults to the shipped one (trained for the pruned encoder, with encoder skips); its card's
+        ``default_alpha`` becomes :attr:`default_alpha`;
         ``unpruned`` pairs the encoder from before zero-channel pruning with that decoder, its input widened by
         zero weights for the channels encoder pruning removed (those channels are zero on every calibration
         image, so the result matches the pruned pair there; the skip levels lost no channel).
         """
         from prunelab.paths import weights_file
 
-        from .weights import UNPRUNED_ENCODER_FILE, load_decoder, load_encoder
+        from .weights import UNPRUNED_ENCODER_FILE, default_alpha, load_decoder, load_encoder
 
+        alpha = default_alpha(decoder)
         if encoder == "unpruned":  # the encoder as it was before zero-channel pruning
             enc = load_encoder(weights_file(UNPRUNED_ENCODER_FILE))
             return cls(enc, widen_decoder_for(load_decoder(decoder), enc), device=device, tile=tile,
-                       precision=precision)
+                       precision=precision, default_alpha=alpha)
         dec = load_decoder(decoder)
         if encoder == "pruned":
             enc = load_encoder()
@@ -132,7 +138,7 @@ class ArtNet:
             enc = imagenet_encoder()
         else:
             enc = load_encoder(encoder)
-        return cls(enc, dec, device=device, tile=tile, precision=precision)
+        return cls(enc, dec, device=device, tile=tile, precision=precision, default_alpha=alpha)
 
     # -- building blocks -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -187,14 +193,15 @@ class ArtNet:
     @torch.inference_mode()
     def stylize(self, content: Tensor, styles: Tensor | StyleFeatures | Sequence[Tensor | StyleFeatures],
                 weights: Sequence[float] | None = None, mask: Tensor | None = None, transform: str = DEFAULT_TRANSFORM,
-                alpha: float = 1.0, preserve_color: bool = False, style_size: int = STYLE_SIZE,
+                alpha: float | None = None, preserve_color: bool = False, style_size: int = STYLE_SIZE,
                 stats_hook: StatsHook | None = None, **transform_options) -> StylizeResult:
         """Stylise ``content`` ``(1, 3, H, W)`` in [0, 1].
 
         ``styles``: one or several style images ``(1, 3, h, w)`` or cached :class:`StyleFeatures`.
         ``weights``: mixing weights for several styles (normalised). ``mask`` ``(H, W)`` in [0, 1]: style 0
         where 1 (white), style 1 where 0 -- needs exactly two styles and no weights. ``alpha`` in [0, 1]:
-        1 = fully stylised, 0 = content reconstruction. ``transform``: a name of
+        1 = fully stylised, 0 = content reconstruction; ``None``: :attr:`default_alpha` (from the decoder's
+        card, :func:`artnet.weights.default_alpha`). ``transform``: a name of
         :data:`artnet.transforms.TRANSFORMS` (``s2``, ``adain``, ``wct``); ``transform_options`` go to it (e.g.
         ``swap_weight``, ``max_style_patches`` for S2). ``style_size``: long side style images are resized to
         (cached :class:`StyleFeatures` are used as they are). ``stats_hook``: may replace the content
@@ -205,6 +212,7 @@ class ArtNet:
         if transform not in TRANSFORMS:
             raise InputError(f"unknown {{option}} {transform!r}; choose from {', '.join(TRANSFORMS)}",
                              option="transform")
+        alpha = self.default_alpha if alpha is None else alpha
         if not 0.0 <= float(alpha) <= 1.0:
             raise InputError(f"{{option}} must be in [0, 1], got {alpha}", option="alpha")
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
@@ -271,6 +279,9 @@ def _align_skip(level: str, features: Tensor, styles: list[StyleFeatures], mix: 
                 alpha: float, stats_hook: StatsHook | None) -> Tensor:
     """One skip level aligned as :mod:`artnet.skips` says: AdaIN toward each style at this level, mixed by the
     style weights (or the mask's regions), then blended with the content's own features by ``alpha``."""
+    if mask is None and len(styles) == 1:  # one style: the alpha blend folds into AdaIN's per-channel affine map
+        return adain(features, styles[0].skips[level], stats_hook=with_prefix(stats_hook, f"style0.{level}."),
+                     alpha=alpha)
     if mask is not None:
         regions = _region_weights(mask, features.shape[1:], features.device)
         parts = [(region, {"content_mask": region}) for region in regions]

@@ -197,7 +197,7 @@ class EmaStats:
 class VideoStylizer:
     """Stylise frames in order, carrying the stabilisers' state from one frame to the next."""
 
-    def __init__(self, net: ArtNet, style: StyleFeatures, transform: str = "adain", alpha: float = 1.0,
+    def __init__(self, net: ArtNet, style: StyleFeatures, transform: str = "adain", alpha: float | None = None,
                  stabilize: str = "both", momentum: float = 0.9, blend: float = 0.6, preserve_color: bool = False,
                  **transform_options):
         if stabilize not in STABILIZERS:

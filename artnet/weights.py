@@ -127,6 +127,23 @@ def decoder_meta(path: str | Path | None = None) -> dict[str, Any]:
     return _load(path or weights_file(DECODER_FILE), _DECODER_FORMAT)["meta"]
 
 
+def default_alpha(decoder_path: str | Path | None = None) -> float:
+    """The alpha a decoder is used at by default: its card's ``default_alpha`` (chosen on pairs its card names,
+    never the held-out test pairs), 1 (fully stylised) when the card is missing or names none.
+
+    Why per decoder: how strongly a decoder stylises at alpha 1 is a property of its training (style weight,
+    skips), so the operating point that balances content against style is calibrated with it.
+    """
+    card_path = Path(decoder_path or weights_file(DECODER_FILE)).with_suffix(".json")
+    try:
+        value = json.loads(card_path.read_text()).get("default_alpha", 1.0)
+    except (OSError, ValueError, AttributeError):
+        return 1.0
+    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise InputError(f"{card_path}: default_alpha must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def write_card(weights_path: str | Path, card: dict[str, Any]) -> Path:
     """Write the JSON card beside a weights file (``x.pt`` -> ``x.json``)."""
     path = Path(weights_path).with_suffix(".json")

@@ -1,4 +1,5 @@
-"""Held-out side-by-side crops at full resolution: content, style, ArtNet S2, ArtNet AdaIN, teacher AdaIN (issue 13).
+"""Held-out side-by-side crops at full resolution: content, style, ArtNet S2 (default alpha and alpha 1), ArtNet
+AdaIN, teacher AdaIN (issue 13).
 
     python benchmarks/artnet_heldout_grid.py --out docs/artnet_heldout_grid.jpg [--size 1024] [--crop 320]
 
@@ -29,7 +30,7 @@ from prunelab.machine import cpu_name
 #: (content, style) pairs of the test part, one row each: a face, fur, a scene and a flower.
 PAIRS = (("wheel/chelsea", "style/picasso_self_portrait"), ("content/golden_gate", "style/la_muse"),
          ("content/sailboat", "style/brushstrokes"), ("wheel/flower", "style/woman_with_hat_matisse"))
-COLUMNS = ("content", "style", "ArtNet S2", "ArtNet AdaIN", "teacher AdaIN")
+COLUMNS = ("content", "style", "ArtNet S2", "ArtNet S2 a=1", "ArtNet AdaIN", "teacher AdaIN")
 
 
 def busiest_window(image: np.ndarray, crop: int) -> tuple[int, int]:
@@ -58,11 +59,13 @@ def main() -> int:
     contents = split_images("test", "content", long_side=args.size)
     styles = split_images("test", "style", long_side=512)
     artnet = ArtNet.load(device="cpu")
-    teacher = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device="cpu")
+    teacher = ArtNet(load_teacher_encoder(4), load_teacher_decoder(4), device="cpu")  # AdaIN at alpha 1
+    print(f"ArtNet default alpha {artnet.default_alpha:g} (weights/artnet_decoder.json)", file=sys.stderr)
     rows = []
     for content_name, style_name in PAIRS:
         content, style = to_tensor(contents[content_name]), to_tensor(styles[style_name])
-        outputs = [to_uint8(artnet.stylize(content, style, transform="s2").image),
+        outputs = [to_uint8(artnet.stylize(content, style, transform="s2").image),  # the default alpha
+                   to_uint8(artnet.stylize(content, style, transform="s2", alpha=1.0).image),
                    to_uint8(artnet.stylize(content, style, transform="adain").image),
                    to_uint8(teacher.stylize(content, style, transform="adain").image)]
         source = to_uint8(content)

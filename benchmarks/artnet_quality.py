@@ -68,6 +68,12 @@ EXTRA_METHODS = {
     # the default traded toward the content (issue 13's alpha check; the default alpha stays 1)
     "artnet_s2_alpha0.8": ("artnet", "s2", {"alpha": 0.8}),
     "artnet_s2_alpha0.6": ("artnet", "s2", {"alpha": 0.6}),
+    # cheaper patch matching (issue 13's S2-vs-teacher-WCT speed): half the style patches, or half the PCA
+    # directions matched on
+    "artnet_s2_p2048": ("artnet", "s2", {"max_style_patches": 2048}),
+    "artnet_s2_k32": ("artnet", "s2", {"match_channels": 32}),
+    "artnet_s2_k32_p2048": ("artnet", "s2", {"match_channels": 32, "max_style_patches": 2048}),
+    "artnet_s2_k64_p4096": ("artnet", "s2", {"match_channels": 64, "max_style_patches": 4096}),
 }
 ALL_METHODS = {**METHODS, **EXTRA_METHODS}
 GRID_PAIRS = (("golden_gate", "la_muse"), ("sailboat", "brushstrokes"), ("modern", "picasso_self_portrait"),
@@ -108,13 +114,19 @@ def main() -> int:
     parser.add_argument("--grid-side", type=int, default=112, help="grid cell side in pixels (112)")
     parser.add_argument("--json-out", type=Path, help="write all numbers here")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--split", choices=SPLIT_PARTS,
-                        help="score a part of the stylisation split instead of the 7 x 20 grid (test: held out)")
+    parser.add_argument("--split", type=_split_parts,
+                        help="score a part of the stylisation split instead of the 7 x 20 grid (test: held out); "
+                             "several parts joined by '+' pool their contents and styles (e.g. train+validation)")
+    parser.add_argument("--alphas", default="",
+                        help="comma-separated alphas: adds an artnet_s2_alpha<A> row for each (default S2 otherwise)")
     parser.add_argument("--decoder", type=Path, help="decoder weights for the ArtNet rows (default: the shipped one)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     methods = [m for m in args.methods.split(",") if m]
+    for alpha in (float(a) for a in args.alphas.split(",") if a):
+        ALL_METHODS[f"artnet_s2_alpha{alpha:g}"] = ("artnet", "s2", {"alpha": alpha})
+        methods.append(f"artnet_s2_alpha{alpha:g}")
     unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
         parser.error(f"unknown method {unknown[0]!r}; known: {', '.join(ALL_METHODS)}")
@@ -219,15 +231,28 @@ def _grid_images(kind: str, size: int) -> list[tuple[Path, object]]:
             for path in sorted(shared_path("data", "style", kind).iterdir())]
 
 
-def _split_images(part: str, size: int) -> tuple[list, list]:
-    """``(name, loader)`` lists of one stylisation-split part's contents and styles at long side ``size``."""
+def _split_parts(text: str) -> str:
+    """``--split``'s value checked: parts of :data:`SPLIT_PARTS` joined by ``+``, test never pooled."""
+    parts = text.split("+")
+    unknown = [p for p in parts if p not in SPLIT_PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown split part {unknown[0]!r}; choose from {', '.join(SPLIT_PARTS)}")
+    if "test" in parts and len(parts) > 1:
+        raise argparse.ArgumentTypeError("the held-out test part is scored on its own, never pooled")
+    return text
+
+
+def _split_images(split: str, size: int) -> tuple[list, list]:
+    """``(name, loader)`` lists of the contents and styles of the stylisation-split parts in ``split`` (joined by
+    ``+``) at long side ``size``."""
     def loader(array: np.ndarray):
         def load() -> torch.Tensor:
             x = to_tensor(array)
             return resize(x, *fit_long_side(x.shape[2], x.shape[3], size))
         return load
 
-    return tuple([(Path(name), loader(array)) for name, array in split_images(part, kind).items()]
+    return tuple([(Path(name), loader(array)) for part in split.split("+")
+                  for name, array in split_images(part, kind).items()]
                  for kind in ("content", "style"))
 
 

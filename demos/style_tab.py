@@ -175,6 +175,7 @@ def stylize(content: np.ndarray | None, style: np.ndarray | None, transform: str
 def build() -> None:
     """Create the tab's components inside the already-open ``gr.Tab``."""
     from artnet.transforms import DEFAULT_TRANSFORM, transform_names
+    from artnet.weights import default_alpha
     from demos.uploads import UploadFile, retention_text
 
     gr.Markdown("### ArtNet style transfer\nGoogLeNet encoder (zero-channel pruned) + light decoder; "
@@ -199,7 +200,8 @@ def build() -> None:
     with gr.Row():
         transform = gr.Radio(list(transform_names()), value=DEFAULT_TRANSFORM, label="Transform",
                              elem_id="artnet-transform")
-        alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Style strength (alpha)")
+        alpha = gr.Slider(0.0, 1.0, value=default_alpha(), step=0.05, label="Style strength (alpha)",
+                          info="1 = fully stylised; the default is the shipped decoder's calibrated balance")
         size = gr.Slider(*SIZE_RANGE, value=512, step=64, label="Output long side (px)", elem_id="artnet-size")
         preserve = gr.Checkbox(label="Preserve content colours")
     run = gr.Button("Stylize", variant="primary", elem_id="artnet-run")

@@ -55,6 +55,28 @@ def test_alpha_zero_is_reconstruction_and_alpha_interpolates(pair):
     assert (half - recon).abs().mean() < (full - recon).abs().mean()
 
 
+def test_default_alpha_comes_from_the_decoder_card(pair, tmp_path):
+    """``stylize`` without an alpha uses the network's default; the card beside a decoder file sets it."""
+    import json
+
+    from artnet.weights import default_alpha
+
+    net = ArtNet(*pair, default_alpha=0.7)
+    content, style = _image(48, 64, 3), _image(48, 48, 4)
+    assert torch.equal(net.stylize(content, style, transform="adain").image,
+                       net.stylize(content, style, transform="adain", alpha=0.7).image)
+    assert ArtNet(*pair).default_alpha == 1.0  # no card: fully stylised
+    decoder = tmp_path / "decoder.pt"
+    assert default_alpha(decoder) == 1.0  # a decoder without a card
+    decoder.with_suffix(".json").write_text(json.dumps({"default_alpha": 0.85}))
+    assert default_alpha(decoder) == 0.85
+    decoder.with_suffix(".json").write_text(json.dumps({"default_alpha": 3}))
+    with pytest.raises(InputError, match="default_alpha"):
+        default_alpha(decoder)
+    with pytest.raises(InputError, match="default_alpha"):
+        ArtNet(*pair, default_alpha=-0.1)
+
+
 def test_style_weights_mix_transformed_features(pair, monkeypatch):
     net = ArtNet(*pair)
     content = _image(48, 48, 5)

@@ -98,13 +98,15 @@ def add_transform_argument(parser: argparse.ArgumentParser, default: str = DEFAU
 def add_style_arguments(parser: argparse.ArgumentParser, transform: str = DEFAULT_TRANSFORM) -> None:
     """``--transform --alpha --swap-weight --style-patches --preserve-color --size --style-size``."""
     add_transform_argument(parser, transform)
-    parser.add_argument("--alpha", type=fraction_arg, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--alpha", type=fraction_arg,
+                        help="style strength in [0, 1], 1 = fully stylised (default: the decoder card's default_alpha, "
+                             "chosen on validation pairs to balance content against style; 1 without a card)")
     parser.add_argument("--swap-weight", type=fraction_arg,
                         help="S2 only: share of the swapped (textured) features blended with the aligned ones, in "
                              "[0, 1] (default: artnet.transforms.s2.SWAP_WEIGHT)")
     parser.add_argument("--style-patches", type=positive_int,
-                        help="S2 only: most style patches matched (default 4096); 1024 ran S2 about 2x faster at "
-                             "512 px and kept about four fifths of its style gain over AdaIN")
+                        help="S2 only: most style patches matched (default "
+                             "artnet.transforms.s2.MAX_STYLE_PATCHES, 2048); more cost time in proportion")
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     parser.add_argument("--size", type=size_arg, default=512,
                         help="long side of the output in pixels, 16..4096 (default 512; 0 = keep the input's)")

@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         report.append({"content": str(src), "out": str(target), "size": f"{image.shape[3]}x{image.shape[2]}",
                        "seconds": round(result.seconds, 3),
                        "timings": {k: round(v, 3) for k, v in result.timings.items()}})
-    summary = {"transform": args.transform, "alpha": args.alpha, "styles": [str(s) for s in args.style],
+    alpha = net.default_alpha if args.alpha is None else args.alpha
+    summary = {"transform": args.transform, "alpha": alpha, "styles": [str(s) for s in args.style],
                "weights": args.weights, "mask": args.mask, "preserve_color": args.preserve_color,
                "device": str(net.device), "images": len(report),
                "total_seconds": round(time.perf_counter() - start, 3), "outputs": report, "failed": failed}
