@@ -174,7 +174,8 @@ def export(encoder: nn.Module, decoder: nn.Module, fmt: str, out_dir: str | Path
         format=fmt, path=str(path), card=str(card),
         inputs={"content": "float32 (1, 3, H, W) in [0, 1]; H, W multiples of 8 in 16..4096",
                 "style": "float32 (1, 3, h, w) in [0, 1]; h, w multiples of 8 in 16..4096 (resize it to long side "
-                "512 as ArtNet.stylize does)", "alpha": "float32 scalar in [0, 1]"},
+                "512 as ArtNet.stylize does)", "alpha": "float32 scalar in [0, 1], 1 = fully stylised (ArtNet.stylize "
+                "uses the decoder card's default_alpha when given none: weights/artnet_decoder.json)"},
         output="image: float32 (1, 3, H, W) in [0, 1]", checked_with=checked_with, max_abs_diff=diff, notes=notes)
     atomic_write_text(json.dumps({**report.to_dict(), "source": source or {}, "torch": torch.__version__},
                                  indent=2) + "\n", card)

@@ -77,6 +77,16 @@ def test_default_alpha_comes_from_the_decoder_card(pair, tmp_path):
         ArtNet(*pair, default_alpha=-0.1)
 
 
+def test_the_shipped_network_starts_at_its_cards_alpha():
+    """``ArtNet.load`` (pruned and unpruned encoder) takes the shipped decoder card's calibrated alpha."""
+    from artnet.weights import default_alpha
+
+    shipped = default_alpha()
+    assert 0.0 < shipped < 1.0  # the card names one (chosen on train+validation pairs, docs/artnet.md)
+    assert ArtNet.load(device="cpu").default_alpha == shipped
+    assert ArtNet.load("unpruned", device="cpu").default_alpha == shipped
+
+
 def test_style_weights_mix_transformed_features(pair, monkeypatch):
     net = ArtNet(*pair)
     content = _image(48, 48, 5)
