@@ -136,10 +136,13 @@ def default_alpha(decoder_path: str | Path | None = None) -> float:
     """
     card_path = Path(decoder_path or weights_file(DECODER_FILE)).with_suffix(".json")
     try:
-        value = json.loads(card_path.read_text()).get("default_alpha", 1.0)
-    except (OSError, ValueError, AttributeError):
+        card = json.loads(card_path.read_text())
+    except OSError:  # no card
         return 1.0
-    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+    except ValueError:
+        raise InputError(f"{card_path}: the decoder card is not valid JSON") from None
+    value = card.get("default_alpha", 1.0) if isinstance(card, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise InputError(f"{card_path}: default_alpha must be a number in [0, 1], got {value!r}")
     return float(value)
 

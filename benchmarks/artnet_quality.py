@@ -65,7 +65,7 @@ EXTRA_METHODS = {
     # the patch matching scored in float32 everywhere (the default, "auto", uses bfloat16 on AMX/AVX512-BF16 CPUs
     # and CUDA): shows what the reduced-precision argmax changes
     "artnet_s2_match_float32": ("artnet", "s2", {"match_dtype": "float32"}),
-    # the default traded toward the content (issue 13's alpha check; the default alpha stays 1)
+    # fixed alphas (the commands of docs/artnet.md before --alphas existed; --alphas adds any others)
     "artnet_s2_alpha0.8": ("artnet", "s2", {"alpha": 0.8}),
     "artnet_s2_alpha0.6": ("artnet", "s2", {"alpha": 0.6}),
     # cheaper patch matching (issue 13's S2-vs-teacher-WCT speed): half the style patches, or half the PCA
@@ -117,14 +117,14 @@ def main() -> int:
     parser.add_argument("--split", type=_split_parts,
                         help="score a part of the stylisation split instead of the 7 x 20 grid (test: held out); "
                              "several parts joined by '+' pool their contents and styles (e.g. train+validation)")
-    parser.add_argument("--alphas", default="",
-                        help="comma-separated alphas: adds an artnet_s2_alpha<A> row for each (default S2 otherwise)")
+    parser.add_argument("--alphas", type=_alphas, default=(),
+                        help="comma-separated alphas in [0, 1]: adds an artnet_s2_alpha<A> row for each")
     parser.add_argument("--decoder", type=Path, help="decoder weights for the ArtNet rows (default: the shipped one)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     methods = [m for m in args.methods.split(",") if m]
-    for alpha in (float(a) for a in args.alphas.split(",") if a):
+    for alpha in args.alphas:
         ALL_METHODS[f"artnet_s2_alpha{alpha:g}"] = ("artnet", "s2", {"alpha": alpha})
         methods.append(f"artnet_s2_alpha{alpha:g}")
     unknown = [m for m in methods if m not in ALL_METHODS]
@@ -229,6 +229,17 @@ def _grid_images(kind: str, size: int) -> list[tuple[Path, object]]:
     """``(path, loader)`` of the ``../shared/data/style`` grid's contents or styles, loaded at long side ``size``."""
     return [(path, lambda path=path: load_tensor(path, size))
             for path in sorted(shared_path("data", "style", kind).iterdir())]
+
+
+def _alphas(text: str) -> tuple[float, ...]:
+    """``--alphas``' value checked: comma-separated numbers in [0, 1]."""
+    try:
+        values = tuple(float(a) for a in text.split(",") if a.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alphas must be comma-separated numbers, got {text!r}") from None
+    if any(not 0.0 <= a <= 1.0 for a in values):
+        raise argparse.ArgumentTypeError(f"each alpha must be in [0, 1], got {text!r}")
+    return values
 
 
 def _split_parts(text: str) -> str:

@@ -70,8 +70,13 @@ def test_default_alpha_comes_from_the_decoder_card(pair, tmp_path):
     assert default_alpha(decoder) == 1.0  # a decoder without a card
     decoder.with_suffix(".json").write_text(json.dumps({"default_alpha": 0.85}))
     assert default_alpha(decoder) == 0.85
+    decoder.with_suffix(".json").write_text(json.dumps({"what": "a card without one"}))
+    assert default_alpha(decoder) == 1.0
     decoder.with_suffix(".json").write_text(json.dumps({"default_alpha": 3}))
     with pytest.raises(InputError, match="default_alpha"):
+        default_alpha(decoder)
+    decoder.with_suffix(".json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
         default_alpha(decoder)
     with pytest.raises(InputError, match="default_alpha"):
         ArtNet(*pair, default_alpha=-0.1)

@@ -174,7 +174,7 @@ def test_fused_upsample_conv_is_the_same_function(size):
 
 
 def test_decoder_is_the_same_function_with_and_without_autograd():
-    """In-place ReLUs and skip sums run only without autograd (about 2 % faster decoding on a 2-core CPU);
+    """In-place ReLUs and skip sums run only without autograd (about 3 % faster decoding on a 2-core CPU);
     recorded graphs get the plain ops."""
     decoder = Decoder(16, skip_channels={"conv3": 8, "conv1": 4})
     for module in (decoder.skip_conv3, decoder.skip_conv1):

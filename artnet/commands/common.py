@@ -100,7 +100,7 @@ def add_style_arguments(parser: argparse.ArgumentParser, transform: str = DEFAUL
     add_transform_argument(parser, transform)
     parser.add_argument("--alpha", type=fraction_arg,
                         help="style strength in [0, 1], 1 = fully stylised (default: the decoder card's default_alpha, "
-                             "chosen on validation pairs to balance content against style; 1 without a card)")
+                             "chosen on train+validation pairs to balance content against style; 1 without a card)")
     parser.add_argument("--swap-weight", type=fraction_arg,
                         help="S2 only: share of the swapped (textured) features blended with the aligned ones, in "
                              "[0, 1] (default: artnet.transforms.s2.SWAP_WEIGHT)")
